@@ -1,0 +1,38 @@
+"""Entry point: one sub-command per module; errors from bad input print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from g2l_automl.cli import _evaluate, _make_synthetic, _train
+from g2l_automl.errors import G2LError
+
+_COMMANDS = {"make-synthetic": _make_synthetic, "train": _train, "evaluate": _evaluate}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="g2l-optimize", description="Receptive-field and temporal architecture search for video models."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in _COMMANDS.items():
+        module.add_parser(sub, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command].run(args) or 0
+    except G2LError as exc:
+        print(f"g2l-optimize {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"g2l-optimize {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

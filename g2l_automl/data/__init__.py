@@ -1,0 +1,19 @@
+"""Data: the MS-TCN layout reader, validation splits, batching, and the synthetic generator."""
+
+from g2l_automl.data._batching import IGNORE_INDEX, Batch, batch_order, collate, iterate_batches
+from g2l_automl.data._dataset import ActionSegmentationDataset, Video, read_mapping
+from g2l_automl.data._synthetic import PRESETS, SyntheticPreset, generate
+
+__all__ = [
+    "IGNORE_INDEX",
+    "PRESETS",
+    "ActionSegmentationDataset",
+    "Batch",
+    "SyntheticPreset",
+    "Video",
+    "batch_order",
+    "collate",
+    "generate",
+    "iterate_batches",
+    "read_mapping",
+]

@@ -1,0 +1,250 @@
+"""The structure spec: a plain, serialisable description of a multi-stage temporal model.
+
+A :class:`StructureSpec` is a list of stages, each a list of layers; every layer names its op and carries its own
+dilation, kernel size and channel width, so a searcher can change any of them independently. Specs are immutable,
+validate on construction and round-trip through plain dicts (and so JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from g2l_automl.errors import StructureError
+
+#: Layer ops the models can build. ``conv`` is MS-TCN's dilated residual layer; ``dual_conv`` is MS-TCN++'s
+#: dual-dilated layer (two dilated convolutions, concatenated and fused by a 1x1 convolution).
+KNOWN_OPS: tuple[str, ...] = ("conv", "dual_conv")
+
+FORMAT = "g2l_automl.structure/1"
+
+
+def _check_int(value: Any, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise StructureError(f"{where}: must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One temporal layer.
+
+    Args:
+        dilation: dilation of the temporal convolution (>= 1).
+        kernel_size: temporal kernel size (odd, >= 1) so that padding keeps the sequence length.
+        channels: output channel width (>= 1).
+        op: one of :data:`KNOWN_OPS`.
+        dilation2: second dilation of a ``dual_conv`` layer; must be ``None`` for other ops.
+    """
+
+    dilation: int = 1
+    kernel_size: int = 3
+    channels: int = 64
+    op: str = "conv"
+    dilation2: int | None = None
+
+    def validate(self, where: str = "layer") -> None:
+        _check_int(self.dilation, f"{where}.dilation", 1)
+        kernel = _check_int(self.kernel_size, f"{where}.kernel_size", 1)
+        if kernel % 2 == 0:
+            raise StructureError(f"{where}.kernel_size: must be odd, got {kernel}")
+        _check_int(self.channels, f"{where}.channels", 1)
+        if self.op not in KNOWN_OPS:
+            raise StructureError(f"{where}.op: unknown op {self.op!r}; known ops are {', '.join(KNOWN_OPS)}")
+        if self.op == "dual_conv":
+            if self.dilation2 is None:
+                raise StructureError(f"{where}.dilation2: required for op 'dual_conv'")
+            _check_int(self.dilation2, f"{where}.dilation2", 1)
+        elif self.dilation2 is not None:
+            raise StructureError(f"{where}.dilation2: only allowed for op 'dual_conv', got op {self.op!r}")
+
+    @property
+    def dilations(self) -> tuple[int, ...]:
+        """All dilations of the layer (two for ``dual_conv``)."""
+        return (self.dilation,) if self.dilation2 is None else (self.dilation, self.dilation2)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "op": self.op,
+            "dilation": self.dilation,
+            "kernel_size": self.kernel_size,
+            "channels": self.channels,
+        }
+        if self.dilation2 is not None:
+            out["dilation2"] = self.dilation2
+        return out
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage: a non-empty sequence of layers between a 1x1 input and a 1x1 output convolution."""
+
+    layers: tuple[LayerSpec, ...]
+
+    def validate(self, where: str = "stage") -> None:
+        if not isinstance(self.layers, tuple) or not self.layers:
+            raise StructureError(f"{where}.layers: a stage needs at least one layer (empty stage)")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, LayerSpec):
+                raise StructureError(f"{where}.layers[{i}]: expected a LayerSpec, got {type(layer).__name__}")
+            layer.validate(f"{where}.layers[{i}]")
+
+
+@dataclass(frozen=True)
+class StructureSpec:
+    """A multi-stage temporal model: the first stage sees the features, later stages refine the softmax of the
+    previous stage's output.
+
+    Example:
+        >>> spec = StructureSpec.mstcn(num_stages=2, num_layers=3)
+        >>> [layer.dilation for layer in spec.stages[0].layers]
+        [1, 2, 4]
+        >>> StructureSpec.from_dict(spec.to_dict()) == spec
+        True
+    """
+
+    stages: tuple[StageSpec, ...]
+    dropout: float = 0.5
+    name: str = "custom"
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not isinstance(self.stages, tuple) or not self.stages:
+            raise StructureError("stages: a structure needs at least one stage")
+        for s, stage in enumerate(self.stages):
+            if not isinstance(stage, StageSpec):
+                raise StructureError(f"stages[{s}]: expected a StageSpec, got {type(stage).__name__}")
+            stage.validate(f"stages[{s}]")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise StructureError(f"dropout: must be a number in [0, 1), got {self.dropout!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise StructureError(f"dropout: must be in [0, 1), got {self.dropout!r}")
+
+    # -- views ---------------------------------------------------------------------------------------------
+    def layers(self) -> list[tuple[int, int, LayerSpec]]:
+        """All layers in genome order as ``(stage_index, layer_index, layer)``."""
+        return [(s, i, layer) for s, stage in enumerate(self.stages) for i, layer in enumerate(stage.layers)]
+
+    def dilations(self) -> list[list[int]]:
+        """The (first) dilation of every layer, per stage."""
+        return [[layer.dilation for layer in stage.layers] for stage in self.stages]
+
+    def receptive_field(self, stage: int) -> int:
+        """Receptive field in frames of one stage (each layer adds ``dilation * (kernel - 1)``)."""
+        return 1 + sum(max(layer.dilations) * (layer.kernel_size - 1) for layer in self.stages[stage].layers)
+
+    def with_layer(self, stage: int, index: int, **changes: Any) -> StructureSpec:
+        """A copy with one layer's fields changed (validated)."""
+        layers = list(self.stages[stage].layers)
+        layers[index] = replace(layers[index], **changes)
+        stages = list(self.stages)
+        stages[stage] = StageSpec(tuple(layers))
+        return replace(self, stages=tuple(stages))
+
+    # -- serialisation -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "name": self.name,
+            "dropout": self.dropout,
+            "stages": [{"layers": [layer.to_dict() for layer in stage.layers]} for stage in self.stages],
+        }
+        if self.extra:
+            out["extra"] = dict(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StructureSpec:
+        """Parse :meth:`to_dict` output; errors name the offending field."""
+        if not isinstance(data, Mapping):
+            raise StructureError(f"structure: expected a JSON object, got {type(data).__name__}")
+        fmt = data.get("format", FORMAT)
+        if fmt != FORMAT:
+            raise StructureError(f"format: unsupported structure format {fmt!r} (expected {FORMAT!r})")
+        unknown = set(data) - {"format", "name", "dropout", "stages", "extra"}
+        if unknown:
+            raise StructureError(f"structure: unknown field(s) {', '.join(sorted(unknown))}")
+        stages_data = data.get("stages")
+        if not isinstance(stages_data, Sequence) or isinstance(stages_data, (str, bytes)):
+            raise StructureError("stages: expected a list of stages")
+        stages = []
+        for s, stage_data in enumerate(stages_data):
+            if not isinstance(stage_data, Mapping) or not isinstance(stage_data.get("layers"), Sequence):
+                raise StructureError(f"stages[{s}]: expected an object with a 'layers' list")
+            layers = []
+            for i, layer_data in enumerate(stage_data["layers"]):
+                where = f"stages[{s}].layers[{i}]"
+                if not isinstance(layer_data, Mapping):
+                    raise StructureError(f"{where}: expected an object, got {type(layer_data).__name__}")
+                unknown = set(layer_data) - {"op", "dilation", "kernel_size", "channels", "dilation2"}
+                if unknown:
+                    raise StructureError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+                layers.append(LayerSpec(**layer_data))
+            stages.append(StageSpec(tuple(layers)))
+        extra = data.get("extra", {})
+        if not isinstance(extra, Mapping):
+            raise StructureError("extra: expected an object")
+        return cls(
+            stages=tuple(stages),
+            dropout=data.get("dropout", 0.5),
+            name=str(data.get("name", "custom")),
+            extra=dict(extra),
+        )
+
+    # -- the hand-designed baselines -----------------------------------------------------------------------
+    @classmethod
+    def mstcn(
+        cls,
+        num_stages: int = 4,
+        num_layers: int = 10,
+        channels: int = 64,
+        kernel_size: int = 3,
+        dropout: float = 0.5,
+        dilations: Sequence[int] | None = None,
+    ) -> StructureSpec:
+        """MS-TCN: ``num_stages`` identical stages of dilated residual layers with dilation ``2**i``
+        (or the given per-layer ``dilations``, shared by all stages)."""
+        _check_int(num_stages, "num_stages", 1)
+        _check_int(num_layers, "num_layers", 1)
+        dil = list(dilations) if dilations is not None else [2**i for i in range(num_layers)]
+        if len(dil) != num_layers:
+            raise StructureError(f"dilations: expected {num_layers} values, got {len(dil)}")
+        stage = StageSpec(tuple(LayerSpec(d, kernel_size, channels) for d in dil))
+        return cls(stages=(stage,) * num_stages, dropout=dropout, name="mstcn")
+
+    @classmethod
+    def mstcn_pp(
+        cls,
+        num_layers_pg: int = 11,
+        num_layers_r: int = 10,
+        num_r: int = 3,
+        channels: int = 64,
+        kernel_size: int = 3,
+        dropout: float = 0.5,
+    ) -> StructureSpec:
+        """MS-TCN++: a prediction-generation stage of dual-dilated layers (``2**(L-1-i)`` and ``2**i``) followed
+        by ``num_r`` refinement stages of dilated residual layers (``2**i``)."""
+        _check_int(num_layers_pg, "num_layers_pg", 1)
+        _check_int(num_layers_r, "num_layers_r", 1)
+        _check_int(num_r, "num_r", 0)
+        pg = StageSpec(
+            tuple(
+                LayerSpec(2 ** (num_layers_pg - 1 - i), kernel_size, channels, "dual_conv", 2**i)
+                for i in range(num_layers_pg)
+            )
+        )
+        refinement = StageSpec(tuple(LayerSpec(2**i, kernel_size, channels) for i in range(num_layers_r)))
+        return cls(stages=(pg,) + (refinement,) * num_r, dropout=dropout, name="mstcn++")
+
+    @classmethod
+    def default(cls, name: str) -> StructureSpec:
+        """The named hand-designed default: ``mstcn`` or ``mstcn++``."""
+        if name == "mstcn":
+            return cls.mstcn()
+        if name in ("mstcn++", "mstcn_pp"):
+            return cls.mstcn_pp()
+        raise StructureError(f"default: unknown default structure {name!r} (choose mstcn or mstcn++)")

@@ -1,0 +1,17 @@
+"""Training, inference and checkpoints."""
+
+from g2l_automl.training._checkpoint import load_checkpoint, save_checkpoint
+from g2l_automl.training._loss import segmentation_loss
+from g2l_automl.training._predict import evaluate_videos, predict
+from g2l_automl.training._trainer import EpochCallback, Trainer, resolve_device
+
+__all__ = [
+    "EpochCallback",
+    "Trainer",
+    "evaluate_videos",
+    "load_checkpoint",
+    "predict",
+    "resolve_device",
+    "save_checkpoint",
+    "segmentation_loss",
+]

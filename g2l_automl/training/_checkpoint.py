@@ -1,0 +1,56 @@
+"""Checkpoints: weights plus everything needed to rebuild and score the model, loaded with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from typing import Any
+
+import torch
+
+from g2l_automl._files import write_atomic
+from g2l_automl.errors import CheckpointError, StructureError
+from g2l_automl.models import MultiStageTCN, build_model
+from g2l_automl.structure import StructureSpec
+
+FORMAT = "g2l_automl.checkpoint/1"
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: MultiStageTCN, **meta: Any) -> None:
+    """Write ``model``'s weights, structure and shape plus ``meta`` (plain values: class names, sample rate, ...)
+    atomically to ``path``."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "structure": model.spec.to_dict(),
+        "input_dim": model.input_dim,
+        "num_classes": model.num_classes,
+        "state_dict": state,
+        "meta": meta,
+    }
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[MultiStageTCN, dict[str, Any]]:
+    """Rebuild the model of a checkpoint; returns ``(model, meta)``."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a g2l_automl checkpoint (expected format {FORMAT!r})")
+    try:
+        spec = StructureSpec.from_dict(payload["structure"])
+    except StructureError as exc:
+        raise CheckpointError(f"{path}: bad structure ({exc})") from None
+    model = build_model(spec, payload["input_dim"], payload["num_classes"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the structure ({str(exc).splitlines()[0]})") from None
+    return model.to(device), dict(payload.get("meta", {}))

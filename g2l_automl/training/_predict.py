@@ -1,0 +1,48 @@
+"""Inference and scoring of a trained model on a list of videos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from g2l_automl.data import Video, iterate_batches
+from g2l_automl.metrics import evaluate
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, videos: Sequence[Video], device: torch.device | str = "cpu", batch_size: int = 1
+) -> list[np.ndarray]:
+    """Per-frame class indices of the last stage for each video, at the full frame rate of its ground truth
+    (predictions made at a sample rate > 1 are repeated back, as MS-TCN does)."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    by_name: dict[str, np.ndarray] = {}
+    try:
+        for batch in iterate_batches(videos, batch_size, rng=None):
+            batch = batch.to(device)
+            labels = model(batch.features, batch.mask)[-1].argmax(dim=1).cpu().numpy()
+            lengths = batch.mask[:, 0].sum(dim=1).long().tolist()
+            for name, row, n in zip(batch.names, labels, lengths, strict=True):
+                by_name[name] = row[:n]
+    finally:
+        model.train(was_training)
+    out = []
+    for v in videos:
+        out.append(np.repeat(by_name[v.name], v.sample_rate)[: len(v.full_labels)])
+    return out
+
+
+def evaluate_videos(
+    model: torch.nn.Module,
+    videos: Sequence[Video],
+    bg_labels: Sequence[int] = (),
+    device: torch.device | str = "cpu",
+    batch_size: int = 1,
+) -> dict[str, float]:
+    """:func:`g2l_automl.metrics.evaluate` of the model's predictions against the full-rate ground truth."""
+    predictions = predict(model, videos, device=device, batch_size=batch_size)
+    return evaluate(predictions, [v.full_labels for v in videos], bg_classes=tuple(bg_labels))

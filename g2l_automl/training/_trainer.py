@@ -1,0 +1,180 @@
+"""The trainer: Adam, MS-TCN's loss, masks, seeded determinism, mixed precision on CUDA, per-epoch callbacks."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from g2l_automl.data import Video, iterate_batches
+from g2l_automl.errors import TrainingError
+from g2l_automl.training._loss import segmentation_loss
+from g2l_automl.training._predict import evaluate_videos
+
+#: ``callback(epoch, logs)`` is called after every epoch (1-based); raising from it stops training (e.g. Optuna's
+#: ``TrialPruned``). ``logs`` holds ``loss``, ``train_acc``, ``seconds``, ``frames_per_s`` and, with validation
+#: data, ``val`` (the metrics dict of :func:`g2l_automl.metrics.evaluate`).
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` picks CUDA when available, else the CPU; asking for CUDA without one is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise TrainingError(f"device: unknown device {device!r} (choose auto, cpu or cuda)") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device: 'cuda' was asked for but no CUDA device is available (use --device auto or cpu)")
+    return resolved
+
+
+class Trainer:
+    """Train a :class:`~g2l_automl.models.MultiStageTCN` on a list of videos.
+
+    Args:
+        epochs: number of passes over the training videos.
+        batch_size: videos per batch (padded to the longest; similar lengths are bucketed together).
+        lr: Adam learning rate (MS-TCN: 5e-4).
+        smoothing_weight, tau: weight and truncation of the smoothing loss (MS-TCN: 0.15 and 4).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        amp: mixed precision (bfloat16, or float16 with loss scaling) when training on CUDA.
+        seed: seeds weight updates, dropout and batch order; the caller's global RNG state is restored afterwards.
+        progress: show a progress bar per epoch.
+        eval_every: score the validation videos every this many epochs (and always after the last).
+
+    Example:
+        >>> from g2l_automl.models import build_model
+        >>> from g2l_automl.structure import StructureSpec
+        >>> videos = [Video("v", np.random.rand(4, 30).astype("float32"), np.zeros(30, int), np.zeros(30, int))]
+        >>> model = build_model(StructureSpec.mstcn(1, 2, channels=8), input_dim=4, num_classes=2, seed=0)
+        >>> history = Trainer(epochs=2, progress=False).fit(model, videos)
+        >>> len(history)
+        2
+    """
+
+    def __init__(
+        self,
+        epochs: int = 50,
+        batch_size: int = 1,
+        lr: float = 5e-4,
+        smoothing_weight: float = 0.15,
+        tau: float = 4.0,
+        device: str = "auto",
+        amp: bool = True,
+        seed: int = 0,
+        progress: bool = True,
+        eval_every: int = 1,
+    ) -> None:
+        for name, value in (("epochs", epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainingError(f"{name}: must be an integer >= 1, got {value!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise TrainingError(f"lr: must be a positive number, got {lr!r}")
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.smoothing_weight = smoothing_weight
+        self.tau = tau
+        self.device = device
+        self.amp = amp
+        self.seed = seed
+        self.progress = progress
+        self.eval_every = eval_every
+
+    def _autocast(self, device: torch.device) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler | None]:
+        if not (self.amp and device.type == "cuda"):
+            return contextlib.nullcontext(), None
+        if torch.cuda.is_bf16_supported():
+            return torch.autocast("cuda", dtype=torch.bfloat16), None
+        return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+    def fit(
+        self,
+        model: torch.nn.Module,
+        train: Sequence[Video],
+        val: Sequence[Video] | None = None,
+        callback: EpochCallback | None = None,
+        bg_labels: Sequence[int] = (),
+    ) -> list[dict[str, Any]]:
+        """Train ``model`` in place; returns one log dict per epoch. ``bg_labels`` are the class indices that the
+        validation metrics treat as background."""
+        if not train:
+            raise TrainingError("train: no training videos")
+        device = resolve_device(self.device)
+        model.to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        rng = np.random.default_rng(self.seed)
+        history: list[dict[str, Any]] = []
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
+            for epoch in range(1, self.epochs + 1):
+                logs = self._epoch(model, optimizer, train, rng, device, epoch)
+                if val and (epoch % self.eval_every == 0 or epoch == self.epochs):
+                    logs["val"] = evaluate_videos(model, val, bg_labels, device=device, batch_size=self.batch_size)
+                history.append(logs)
+                if callback is not None:
+                    callback(epoch, logs)
+        return history
+
+    def _epoch(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train: Sequence[Video],
+        rng: np.random.Generator,
+        device: torch.device,
+        epoch: int,
+    ) -> dict[str, Any]:
+        autocast, scaler = self._autocast(device)
+        model.train()
+        start = time.perf_counter()
+        total_loss, correct, frames, n_batches = 0.0, 0, 0, 0
+        batches = tqdm(
+            iterate_batches(train, self.batch_size, rng),
+            total=math.ceil(len(train) / self.batch_size),
+            desc=f"epoch {epoch}/{self.epochs}",
+            leave=False,
+            disable=None if self.progress else True,  # None: only on a terminal
+        )
+        for batch in batches:
+            batch = batch.to(device)
+            with autocast:
+                outputs = model(batch.features, batch.mask)
+            loss = segmentation_loss(outputs, batch.labels, batch.mask, self.smoothing_weight, self.tau)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"the training loss became {value} at epoch {epoch}, batch {n_batches + 1} "
+                    f"(videos {', '.join(batch.names)}); check the features or lower the learning rate (lr={self.lr})"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            real = batch.mask[:, 0].bool()
+            correct += int((outputs[-1].argmax(1) == batch.labels)[real].sum())
+            frames += int(real.sum())
+            total_loss += value
+            n_batches += 1
+            batches.set_postfix(loss=f"{total_loss / n_batches:.3f}")
+        seconds = time.perf_counter() - start
+        return {
+            "epoch": epoch,
+            "loss": total_loss / n_batches,
+            "train_acc": correct / frames * 100.0,
+            "seconds": seconds,
+            "frames_per_s": frames / seconds if seconds > 0 else float("inf"),
+        }

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="g2l_automl",
+    version="0.1.0",
+    description="Receptive-field and temporal architecture search for video models, as Optuna and NNI plugins",
+    long_description=Path(__file__).with_name("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["g2l_automl", "g2l_automl.*"]),
+    python_requires=">=3.10",
+    # torch is pinned loosely: install `torch==2.13.0` first (the CPU wheel) so no multi-GB CUDA build is pulled.
+    install_requires=["numpy>=1.24", "torch>=2.1", "tqdm>=4.60"],
+    extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
+    entry_points={"console_scripts": ["g2l-optimize=g2l_automl.cli:main"]},
+)

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from g2l_automl.data import generate
+
+
+def write_dataset(root: Path, videos: dict[str, list[str]], classes=("background", "a", "b"), dim=4, folds=1) -> Path:
+    """A hand-made dataset in the MS-TCN layout: every video goes to train and test of each fold."""
+    for sub in ("features", "groundTruth", "splits"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "mapping.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes)))
+    rng = np.random.default_rng(0)
+    for name, labels in videos.items():
+        np.save(root / "features" / f"{name}.npy", rng.normal(size=(dim, len(labels))).astype(np.float32))
+        (root / "groundTruth" / f"{name}.txt").write_text("".join(f"{label}\n" for label in labels))
+    for k in range(1, folds + 1):
+        bundle = "".join(f"{name}.txt\n" for name in videos)
+        (root / "splits" / f"train.split{k}.bundle").write_text(bundle)
+        (root / "splits" / f"test.split{k}.bundle").write_text(bundle)
+    return root
+
+
+@pytest.fixture
+def make_dataset():
+    return write_dataset
+
+
+@pytest.fixture
+def handmade(tmp_path) -> Path:
+    return write_dataset(
+        tmp_path / "ds",
+        {f"v{i}": ["background"] * 3 + ["a"] * (5 + i) + ["b"] * 4 + ["background"] * 2 for i in range(5)},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """The tiny synthetic preset, cut to 8 videos: enough for end-to-end runs in seconds."""
+    return generate(tmp_path_factory.mktemp("syn") / "tiny", "tiny", seed=0, num_videos=8)
