@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -89,12 +88,13 @@ class Trainer:
         self.progress = progress
         self.eval_every = eval_every
 
-    def _autocast(self, device: torch.device) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler | None]:
+    def _precision(self, device: torch.device) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
+        """Autocast dtype (None: full precision) and, for float16, the loss scaler kept across epochs."""
         if not (self.amp and device.type == "cuda"):
-            return contextlib.nullcontext(), None
+            return None, None
         if torch.cuda.is_bf16_supported():
-            return torch.autocast("cuda", dtype=torch.bfloat16), None
-        return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+            return torch.bfloat16, None
+        return torch.float16, torch.amp.GradScaler("cuda")
 
     def fit(
         self,
@@ -112,12 +112,13 @@ class Trainer:
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         rng = np.random.default_rng(self.seed)
+        precision = self._precision(device)
         history: list[dict[str, Any]] = []
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
             for epoch in range(1, self.epochs + 1):
-                logs = self._epoch(model, optimizer, train, rng, device, epoch)
+                logs = self._epoch(model, optimizer, train, rng, device, epoch, precision)
                 if val and (epoch % self.eval_every == 0 or epoch == self.epochs):
                     logs["val"] = evaluate_videos(model, val, bg_labels, device=device, batch_size=self.batch_size)
                 history.append(logs)
@@ -133,8 +134,9 @@ class Trainer:
         rng: np.random.Generator,
         device: torch.device,
         epoch: int,
+        precision: tuple[torch.dtype | None, torch.amp.GradScaler | None],
     ) -> dict[str, Any]:
-        autocast, scaler = self._autocast(device)
+        dtype, scaler = precision
         model.train()
         start = time.perf_counter()
         total_loss, correct, frames, n_batches = 0.0, 0, 0, 0
@@ -147,7 +149,7 @@ class Trainer:
         )
         for batch in batches:
             batch = batch.to(device)
-            with autocast:
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 outputs = model(batch.features, batch.mask)
             loss = segmentation_loss(outputs, batch.labels, batch.mask, self.smoothing_weight, self.tau)
             value = loss.item()
