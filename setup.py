@@ -11,7 +11,17 @@ setup(
     packages=find_packages(include=["g2l_automl", "g2l_automl.*"]),
     python_requires=">=3.10",
     # torch is pinned loosely: install `torch==2.13.0` first (the CPU wheel) so no multi-GB CUDA build is pulled.
-    install_requires=["numpy>=1.24", "torch>=2.1", "tqdm>=4.60"],
+    install_requires=[
+        "numpy>=1.24",
+        "torch>=2.1",
+        "tqdm>=4.60",
+        "optuna>=5.0,<6",
+        "optuna-dashboard>=0.16",
+        "pyyaml>=6",
+        "scipy>=1.10",  # Optuna's GPSampler
+        "cmaes>=0.10",  # Optuna's CmaEsSampler
+        "plotly>=5",  # optuna.visualization
+    ],
     extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
     entry_points={"console_scripts": ["g2l-optimize=g2l_automl.cli:main"]},
 )

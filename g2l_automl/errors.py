@@ -25,3 +25,11 @@ class TrainingError(G2LError, RuntimeError):
 
 class CheckpointError(G2LError, ValueError):
     """A checkpoint file that is missing, unreadable or not one of ours."""
+
+
+class SpaceError(G2LError, ValueError):
+    """An invalid search space or a parameter dict that does not fit the space (names the field and value)."""
+
+
+class ConfigError(G2LError, ValueError):
+    """An invalid study config file (names the file and the field)."""

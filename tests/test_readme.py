@@ -17,3 +17,22 @@ def test_readme_has_two_commands_and_ci_runs_the_test_one_verbatim():
     assert "pip install torch==2.13.0" in tests and "pytest" in tests
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert tests in ci_lines
+
+
+def test_main_job_steps_parse_and_their_files_exist():
+    import shlex
+
+    from g2l_automl.cli._main import build_parser
+
+    main_job = _quick_start_commands()[0]
+    steps = [shlex.split(step) for step in main_job.split("&&")]
+    ours = [step[1:] for step in steps if step[0] == "g2l-optimize"]
+    assert [step[0] for step in ours] == ["make-synthetic", "search"]
+    for argv in ours:
+        args = build_parser().parse_args(argv)
+        if args.command == "search":
+            assert (ROOT / args.config).is_file()
+    create = next(step for step in steps if step[:2] == ["optuna", "create-study"])
+    search = build_parser().parse_args(ours[1])
+    assert create[create.index("--storage") + 1] == search.storage
+    assert create[create.index("--study-name") + 1] == search.study_name

@@ -1,0 +1,75 @@
+"""``g2l-optimize search``: run structure-search trials against a study made with ``optuna create-study``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import optuna
+
+from g2l_automl._files import write_json_atomic
+from g2l_automl.cli._common import add_device_argument
+from g2l_automl.config import load_config
+from g2l_automl.samplers import SAMPLERS
+from g2l_automl.search import best_summary, run_search
+from g2l_automl.structure import StructureSpec, to_g2l_config
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(
+        name,
+        help="search structures in an Optuna study",
+        description="Run search trials against an existing study (optuna create-study --storage URL --study-name "
+        "NAME --direction maximize). Start several processes on one storage (journal file or PostgreSQL) to "
+        "search with many workers. Prints the best structure at the end.",
+    )
+    p.add_argument("--storage", required=True, help="sqlite:///x.db, postgresql://..., or a journal file path")
+    p.add_argument("--study-name", required=True)
+    p.add_argument("--config", required=True, help="study config, e.g. studies/synthetic-gtea-like.yaml")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None, help="default: the config's search.sampler")
+    p.add_argument("--n-trials", type=int, default=None, help="trials for this worker (default: the config's)")
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (give each worker its own)")
+    p.add_argument("--data", default=None, help="dataset folder (overrides the config's data.root)")
+    p.add_argument(
+        "--seed-baseline",
+        action="store_true",
+        help="enqueue the config's base structure (e.g. MS-TCN's 2**i dilations) once, into generation 0",
+    )
+    p.add_argument("--out", default=None, help="write best_structure.json and best_g2l_config.json here")
+    add_device_argument(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, data_root=args.data)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = run_search(
+        config,
+        storage=args.storage,
+        study_name=args.study_name,
+        sampler=args.sampler,
+        n_trials=args.n_trials,
+        timeout=args.timeout,
+        seed=args.seed,
+        seed_baseline=args.seed_baseline,
+        device=args.device,
+    )
+    print("\n" + best_summary(study))
+    if args.out:
+        _save_best(study, Path(args.out), args.study_name)
+    return 0
+
+
+def _save_best(study: optuna.Study, out: Path, study_name: str) -> None:
+    """best_structure.json + best_g2l_config.json (one pair per Pareto-optimal trial for several objectives)."""
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        return
+    single = len(study.directions) == 1
+    for trial in [study.best_trial] if single else study.best_trials:
+        if "structure" not in trial.user_attrs:
+            continue
+        spec = StructureSpec.from_dict(trial.user_attrs["structure"])
+        suffix = "" if single else f"_trial{trial.number}"
+        write_json_atomic(out / f"best_structure{suffix}.json", spec.to_dict())
+        write_json_atomic(out / f"best_g2l_config{suffix}.json", to_g2l_config(spec, {"study": study_name}))
+        print(f"saved {out / f'best_structure{suffix}.json'} and {out / f'best_g2l_config{suffix}.json'}")

@@ -1,0 +1,170 @@
+"""Study configs (``studies/*.yaml``): data, base structure, search space, training, objective and samplers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from g2l_automl.errors import ConfigError, G2LError
+from g2l_automl.spaces import SearchSpace, space_from_dict
+from g2l_automl.structure import StructureSpec, load_structure
+
+_SECTIONS = {"data", "structure", "space", "training", "objective", "samplers", "search"}
+_DATA = {
+    "root": None,
+    "split": 1,
+    "sample_rate": 1,
+    "bg_classes": ["background"],
+    "val_fraction": 0.25,
+    "split_seed": 0,
+}
+_TRAINING = {"epochs": 5, "batch_size": 8, "lr": 5e-4, "seed": 0, "amp": True}
+_OBJECTIVE = {"metric": "F1@10", "report": "F1@10"}
+_SEARCH = {"sampler": "g2l", "n_trials": 100, "timeout": None}
+
+
+@dataclass
+class StudyConfig:
+    """A parsed and validated study config; ``path`` is where it came from (used in error messages)."""
+
+    path: str
+    data: dict[str, Any]
+    structure: StructureSpec
+    space: SearchSpace
+    training: dict[str, Any]
+    objective: dict[str, Any]
+    samplers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _section(path: str, raw: Mapping[str, Any], name: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    data = raw.get(name) or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: {name}: expected a mapping, got {data!r}")
+    unknown = set(data) - set(defaults)
+    if unknown:
+        raise ConfigError(
+            f"{path}: {name}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}"
+        )
+    out = dict(defaults)
+    out.update(data)
+    return out
+
+
+def _structure(path: str, data: Any, base_dir: Path) -> StructureSpec:
+    if not isinstance(data, Mapping) or ("default" in data) == ("file" in data):
+        raise ConfigError(f"{path}: structure: give either 'default: mstcn|mstcn++' (with options) or 'file: PATH'")
+    options = {k: v for k, v in data.items() if k not in ("default", "file")}
+    try:
+        if "file" in data:
+            if options:
+                raise ConfigError(f"{path}: structure: 'file' takes no options, got {', '.join(options)}")
+            file = Path(str(data["file"]))
+            return load_structure(file if file.is_absolute() else base_dir / file)
+        builders = {"mstcn": StructureSpec.mstcn, "mstcn++": StructureSpec.mstcn_pp}
+        if data["default"] not in builders:
+            raise ConfigError(f"{path}: structure.default: unknown {data['default']!r}; choose mstcn or mstcn++")
+        return builders[data["default"]](**options)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: structure: {exc}") from None
+    except ConfigError:
+        raise
+    except G2LError as exc:
+        raise ConfigError(f"{path}: structure: {exc}") from None
+
+
+def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> StudyConfig:
+    """Read and validate a study config; ``data_root`` overrides ``data.root``. Errors name the file and field.
+
+    Relative ``data.root`` and ``structure.file`` paths are resolved against the current directory and the
+    config's folder respectively.
+    """
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with sections {', '.join(sorted(_SECTIONS))}")
+    unknown = set(raw) - _SECTIONS
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SECTIONS))}"
+        )
+    data = _section(path, raw, "data", _DATA)
+    if data_root is not None:
+        data["root"] = data_root
+    if not data["root"]:
+        raise ConfigError(f"{path}: data.root: missing (give it in the config or with --data)")
+    structure = _structure(path, raw.get("structure", {"default": "mstcn"}), Path(path).parent)
+    if "space" not in raw:
+        raise ConfigError(f"{path}: space: missing; e.g. 'space: {{dilations: {{k: 2, T: 10}}}}'")
+    try:
+        space = space_from_dict(structure, raw["space"])
+    except G2LError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    samplers = raw.get("samplers") or {}
+    if not isinstance(samplers, Mapping) or not all(isinstance(v, Mapping) for v in samplers.values()):
+        raise ConfigError(f"{path}: samplers: expected a mapping of sampler name -> options")
+    config = StudyConfig(
+        path=path,
+        data=data,
+        structure=structure,
+        space=space,
+        training=_section(path, raw, "training", _TRAINING),
+        objective=_section(path, raw, "objective", _OBJECTIVE),
+        samplers={str(k): dict(v) for k, v in samplers.items()},
+        search=_section(path, raw, "search", _SEARCH),
+        raw=dict(raw),
+    )
+    _check_values(config)
+    return config
+
+
+def _check_values(config: StudyConfig) -> None:
+    """Build what the config describes once (trainer, samplers), so bad values fail here, naming the field."""
+    from g2l_automl.metrics import METRIC_NAMES
+    from g2l_automl.objective import EXTRA_METRICS
+    from g2l_automl.samplers import SAMPLERS, make_sampler
+    from g2l_automl.training import Trainer
+
+    path, d, o, s = config.path, config.data, config.objective, config.search
+    if not isinstance(d["val_fraction"], (int, float)) or not 0.0 < d["val_fraction"] < 1.0:
+        raise ConfigError(f"{path}: data.val_fraction: must be in (0, 1), got {d['val_fraction']!r}")
+    for key in ("split", "sample_rate"):
+        if isinstance(d[key], bool) or not isinstance(d[key], int) or d[key] < 1:
+            raise ConfigError(f"{path}: data.{key}: must be an integer >= 1, got {d[key]!r}")
+    if not isinstance(d["bg_classes"], list) or not all(isinstance(c, str) for c in d["bg_classes"]):
+        raise ConfigError(f"{path}: data.bg_classes: expected a list of class names, got {d['bg_classes']!r}")
+    try:
+        Trainer(**{k: config.training[k] for k in ("epochs", "batch_size", "lr", "seed", "amp")})
+    except G2LError as exc:
+        raise ConfigError(f"{path}: training.{exc}") from None
+    metrics = [o["metric"]] if isinstance(o["metric"], str) else o["metric"]
+    known = METRIC_NAMES + EXTRA_METRICS
+    if not isinstance(metrics, list) or not metrics or any(m not in known for m in metrics):
+        raise ConfigError(f"{path}: objective.metric: {o['metric']!r}; choose from {', '.join(known)} (or a list)")
+    if o["report"] not in METRIC_NAMES:
+        raise ConfigError(f"{path}: objective.report: {o['report']!r}; choose from {', '.join(METRIC_NAMES)}")
+    if s["sampler"] not in SAMPLERS:
+        raise ConfigError(f"{path}: search.sampler: unknown {s['sampler']!r}; choose from {', '.join(SAMPLERS)}")
+    if isinstance(s["n_trials"], bool) or not isinstance(s["n_trials"], int) or s["n_trials"] < 1:
+        raise ConfigError(f"{path}: search.n_trials: must be an integer >= 1, got {s['n_trials']!r}")
+    if s["timeout"] is not None and (not isinstance(s["timeout"], (int, float)) or s["timeout"] <= 0):
+        raise ConfigError(f"{path}: search.timeout: must be a positive number of seconds, got {s['timeout']!r}")
+    for name, options in config.samplers.items():
+        if name not in SAMPLERS:
+            raise ConfigError(f"{path}: samplers.{name}: unknown sampler; choose from {', '.join(SAMPLERS)}")
+        try:
+            make_sampler(name, config.space, options)
+        except G2LError as exc:
+            raise ConfigError(f"{path}: {exc}") from None

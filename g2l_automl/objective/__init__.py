@@ -1,0 +1,5 @@
+"""Search objectives: train a candidate structure for a few epochs and score it on a validation split."""
+
+from g2l_automl.objective._segmentation import EXTRA_METRICS, SegmentationObjective
+
+__all__ = ["EXTRA_METRICS", "SegmentationObjective"]

@@ -1,0 +1,141 @@
+"""The search objective: train a candidate structure briefly on the train part, score it on the validation split."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+
+from g2l_automl.data import ActionSegmentationDataset, Video
+from g2l_automl.errors import G2LError
+from g2l_automl.metrics import METRIC_NAMES
+from g2l_automl.models import build_model
+from g2l_automl.spaces import SearchSpace
+from g2l_automl.training import Trainer
+
+_LOG = logging.getLogger(__name__)
+
+#: Objective values besides the segmentation metrics: ``params`` is the model's parameter count.
+EXTRA_METRICS: tuple[str, ...] = ("params",)
+
+
+class SegmentationObjective:
+    """Optuna objective for structure search (G2L Eq. 2: ``E(C) = f(V | C, theta_n)``).
+
+    Each call asks ``space`` for a structure, trains it for ``trainer.epochs`` epochs (G2L: 5) on the train part
+    of ``split`` and scores it on a validation part carved from the train list (never the test list). It reports
+    the validation ``report`` metric after every epoch (``trial.report``, so pruners work) and returns ``metric``
+    (one name, or several for a multi-objective study). The structure JSON, all validation metrics, the
+    parameter count and the training time go to the trial's user attrs. A crash or a NaN loss fails that trial
+    alone (its message is kept in the ``error`` user attr); the study and the worker go on.
+
+    Args:
+        dataset: the dataset (MS-TCN layout).
+        space: the search space.
+        trainer: how candidates are trained (default: ``Trainer(epochs=5, batch_size=8, progress=False)``,
+            the G2L global-search setting).
+        split: split (fold) number.
+        val_fraction: fraction of the train list held out for validation.
+        split_seed: seed of that hold-out draw.
+        metric: ``F1@10`` (G2L's fitness), ``F1@25``, ``F1@50``, ``Edit``, ``Acc`` or ``params``; or a list.
+        report: validation metric reported each epoch for pruning.
+        model_seed: seed of the initial weights.
+
+    Example:
+        >>> import optuna, tempfile
+        >>> from g2l_automl.data import generate
+        >>> from g2l_automl.spaces import Dilations
+        >>> from g2l_automl.structure import StructureSpec
+        >>> root = generate(tempfile.mkdtemp() + "/d", "tiny", seed=0, num_videos=6)
+        >>> space = SearchSpace(StructureSpec.mstcn(1, 3, channels=8), [Dilations(k=2, T=3)])
+        >>> objective = SegmentationObjective(ActionSegmentationDataset(root), space,
+        ...                                   trainer=Trainer(epochs=1, progress=False), val_fraction=0.34)
+        >>> study = optuna.create_study(direction="maximize")
+        >>> study.optimize(objective, n_trials=2)
+        >>> sorted(study.best_trial.user_attrs)
+        ['metrics', 'params', 'structure', 'train_seconds']
+    """
+
+    def __init__(
+        self,
+        dataset: ActionSegmentationDataset,
+        space: SearchSpace,
+        *,
+        trainer: Trainer | None = None,
+        split: int = 1,
+        val_fraction: float = 0.25,
+        split_seed: int = 0,
+        metric: str | Sequence[str] = "F1@10",
+        report: str = "F1@10",
+        model_seed: int = 0,
+    ) -> None:
+        known = METRIC_NAMES + EXTRA_METRICS
+        self.metrics = (metric,) if isinstance(metric, str) else tuple(metric)
+        for name in self.metrics:
+            if name not in known:
+                raise G2LError(f"metric: unknown metric {name!r}; choose from {', '.join(known)}")
+        if not self.metrics:
+            raise G2LError("metric: at least one metric is needed")
+        if report not in METRIC_NAMES:
+            raise G2LError(f"report: unknown metric {report!r}; choose from {', '.join(METRIC_NAMES)}")
+        if not 0.0 < val_fraction < 1.0:
+            raise G2LError(
+                f"val_fraction: must be in (0, 1) so that candidates are scored on held-out videos, "
+                f"got {val_fraction!r}"
+            )
+        self.dataset = dataset
+        self.space = space
+        self.trainer = trainer or Trainer(epochs=5, batch_size=8, progress=False)
+        self.split = split
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.report = report
+        self.model_seed = model_seed
+        self._videos: tuple[list[Video], list[Video]] | None = None
+        self._lock = threading.Lock()
+
+    def videos(self) -> tuple[list[Video], list[Video]]:
+        """The (train, validation) videos, read once and shared by all trials of this process."""
+        with self._lock:
+            if self._videos is None:
+                train, val = self.dataset.train_val_split(self.split, self.val_fraction, self.split_seed)
+                if not val:
+                    raise G2LError(f"val_fraction={self.val_fraction} leaves no validation video in split {self.split}")
+                self._videos = (self.dataset.load(train), self.dataset.load(val))
+            return self._videos
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        train, val = self.videos()
+        structure = self.space.suggest(trial)
+        trial.set_user_attr("structure", structure.to_dict())
+        single = len(trial.study.directions) == 1
+        bg = [self.dataset.class_index[c] for c in self.dataset.bg_classes if c in self.dataset.class_index]
+
+        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+            if single and "val" in logs:
+                trial.report(logs["val"][self.report], epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(
+                        f"pruned after epoch {epoch}: {self.report}={logs['val'][self.report]:.2f}"
+                    )
+
+        try:
+            model = build_model(structure, train[0].features.shape[0], self.dataset.num_classes, seed=self.model_seed)
+            n_params = sum(p.numel() for p in model.parameters())
+            trial.set_user_attr("params", n_params)
+            history = self.trainer.fit(model, train, val, callback=on_epoch, bg_labels=bg)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:  # one bad candidate (NaN loss, out of memory, ...) must not stop the search
+            _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
+        metrics = dict(history[-1]["val"])
+        trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("train_seconds", round(sum(h["seconds"] for h in history), 3))
+        values = tuple(float(n_params) if name == "params" else float(metrics[name]) for name in self.metrics)
+        return values[0] if len(values) == 1 else values

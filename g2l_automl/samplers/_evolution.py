@@ -1,0 +1,144 @@
+"""EvaNet's steady-state tournament evolution (Alg. 1, appendix B) as an asynchronous Optuna sampler."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
+from g2l_automl.samplers._genome import Genome
+from g2l_automl.samplers._ranking import sort_best_first
+from g2l_automl.spaces import SearchSpace
+
+#: Mutation operators: change a gene's value, change a layer's op type, add or remove a layer.
+OPERATORS: tuple[str, ...] = ("value", "op", "depth")
+
+
+def mutation_count(round_: int, max_mutations: int, anneal_rounds: int) -> int:
+    """EvaNet's annealed number of mutations ``max(ceil(d - i / r), 1)`` at evolution round ``i``.
+
+    Example:
+        >>> [mutation_count(i, 7, 100) for i in (0, 1, 100, 599, 600, 5000)]
+        [7, 7, 6, 2, 1, 1]
+    """
+    return max(math.ceil(max_mutations - round_ / anneal_rounds), 1)
+
+
+class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
+    """Tournament evolution of EvaNet (Piergiovanni et al., ICCV 2019, Sec. 4.2).
+
+    The first ``population_size`` trials are random (enqueued trials count among them). After that every trial
+    draws ``sample_size`` members of the population, takes the fittest as parent and applies
+    ``max(ceil(d - i/r), 1)`` random mutations, ``i`` being the evolution round (trials since the initial
+    population). The population is the ``population_size`` fittest finished trials (``removal="worst"``, the
+    paper's rule) or the most recently finished ones (``removal="oldest"``, regularised evolution).
+
+    With a :class:`~g2l_automl.spaces.SearchSpace`, a mutation is one of: change the value of an active gene,
+    change a layer's op type (when the space has :class:`~g2l_automl.spaces.Ops`), add or remove a layer (when it
+    has :class:`~g2l_automl.spaces.Depths`); the operator is drawn uniformly among those the space allows. The
+    sampler keeps no state besides the trials, so any number of asynchronous workers can share a study.
+    Multi-objective studies rank by Pareto front then crowding distance.
+
+    Args:
+        space: the search space whose genes form the genome (recommended); without it, the parameters all
+            finished trials share.
+        population_size: P (paper: 100).
+        sample_size: S, tournament size (paper: 25).
+        max_mutations: d, mutations at round 0 (paper: 7).
+        anneal_rounds: r, rounds per one fewer mutation (paper: 100).
+        removal: ``"worst"`` or ``"oldest"``: who leaves the population.
+        seed: seed of the random state (and of the default independent sampler).
+        independent_sampler: samples parameters outside the genome (default: ``RandomSampler(seed)``).
+
+    Example:
+        >>> import optuna
+        >>> from g2l_automl.spaces import Dilations, SearchSpace
+        >>> from g2l_automl.structure import StructureSpec
+        >>> space = SearchSpace(StructureSpec.mstcn(num_stages=1, num_layers=4), [Dilations(k=2, T=5)])
+        >>> sampler = EvolutionSampler(space, population_size=8, sample_size=3, max_mutations=2, seed=0)
+        >>> study = optuna.create_study(direction="maximize", sampler=sampler)
+        >>> study.optimize(lambda t: -abs(space.suggest(t).receptive_field(0) - 40), n_trials=30)
+        >>> study.best_value > -10
+        True
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace | None = None,
+        *,
+        population_size: int = 100,
+        sample_size: int = 25,
+        max_mutations: int = 7,
+        anneal_rounds: int = 100,
+        removal: str = "worst",
+        seed: int | None = None,
+        independent_sampler: BaseSampler | None = None,
+    ) -> None:
+        self.population_size = check_int(population_size, "population_size", 1)
+        self.sample_size = check_int(sample_size, "sample_size", 1)
+        if self.sample_size > self.population_size:
+            raise ValueError(f"sample_size: {sample_size} is larger than population_size {population_size}")
+        self.max_mutations = check_int(max_mutations, "max_mutations", 1)
+        self.anneal_rounds = check_int(anneal_rounds, "anneal_rounds", 1)
+        if removal not in ("worst", "oldest"):
+            raise ValueError(f"removal: must be 'worst' or 'oldest', got {removal!r}")
+        self.removal = removal
+        self._init_genome(space, seed, independent_sampler)
+
+    def population(self, study: Study) -> list[FrozenTrial]:
+        """The current population (fittest first for ``worst``, newest first for ``oldest``)."""
+        complete = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        if self.removal == "worst":
+            return sort_best_first(study, complete)[: self.population_size]
+        newest = sorted(complete, key=lambda t: (t.datetime_complete, t.number), reverse=True)
+        return newest[: self.population_size]
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        genome = self._genome(search_space)
+        population = self.population(study) if trial.number >= self.population_size else []
+        if not population:
+            return genome.to_params(genome.random(self._rng))
+        picks = self._rng.choice(len(population), size=min(self.sample_size, len(population)), replace=False)
+        parent = sort_best_first(study, [population[k] for k in picks])[0]
+        child = genome.from_trial(parent, self._rng)
+        round_ = trial.number - self.population_size
+        for _ in range(mutation_count(round_, self.max_mutations, self.anneal_rounds)):
+            child = self._mutate(genome, child)
+        return genome.to_params(child)
+
+    def _mutate(self, genome: Genome, child: list[Any]) -> list[Any]:
+        by_operator = {
+            "value": genome.active_indices(child, ("dilation", "dilation2", "kernel_size", "channels"))
+            if genome.space is not None
+            else genome.active_indices(child),
+            "op": genome.active_indices(child, ("op",)),
+            "depth": genome.active_indices(child, ("num_layers",)),
+        }
+        operators = [name for name in OPERATORS if by_operator[name]]
+        if not operators:
+            return child
+        targets = by_operator[operators[self._rng.randint(len(operators))]]
+        index = targets[self._rng.randint(len(targets))]
+        if genome.space is not None and genome.space.gene(genome.names[index]).field == "num_layers":
+            return self._step_depth(genome, child, index)
+        return genome.mutate(child, index, self._rng)
+
+    def _step_depth(self, genome: Genome, child: list[Any], index: int) -> list[Any]:
+        """Add or remove one layer: move to a neighbouring depth candidate (sorted ascending)."""
+        choices = genome.space.gene(genome.names[index]).choices  # type: ignore[union-attr]
+        k = choices.index(child[index])
+        steps = [s for s in (-1, 1) if 0 <= k + s < len(choices)]
+        if not steps:
+            return child
+        out = list(child)
+        out[index] = choices[k + steps[self._rng.randint(len(steps))]]
+        return out

@@ -1,0 +1,147 @@
+"""G2L's genetic global search (Alg. 1) as an Optuna sampler on :class:`optuna.samplers.BaseGASampler`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseGASampler, BaseSampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
+from g2l_automl.samplers._genome import Genome, two_anchor_crossover
+from g2l_automl.samplers._ranking import selection_probabilities, sort_best_first
+from g2l_automl.spaces import SearchSpace
+
+
+class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
+    """Genetic global search of Global2Local (CVPR 2021, Sec. 3.2, Alg. 1).
+
+    Generation 0 is random (plus any enqueued trials, e.g. MS-TCN's hand-designed ``2**i`` dilations). Each later
+    child comes from two parents picked by fitness-proportional roulette (Eq. 3), a two-anchor segment crossover
+    over the layer-ordered genome, and with probability ``mutation_prob`` one gene changed uniformly over its other
+    candidates. The parents of generation ``g`` are the top ``population_size`` of generation ``g - 1`` and its
+    parents (elitist survival), so the best structure is never lost.
+
+    All state lives in the study's storage (each trial's generation as a system attr; the parent ids of each
+    generation are recomputed from storage, so late-finishing trials still compete), hence any number of workers
+    can share one study. PRUNED and FAIL trials belong to no population. Children already present in their
+    generation are redrawn (up to ``max_retries`` times). Multi-objective studies rank by Pareto front then
+    crowding distance; the roulette then weighs fronts.
+
+    Args:
+        space: the :class:`~g2l_automl.spaces.SearchSpace` whose genes form the genome (recommended); without it
+            the genome is every parameter the finished trials share, in natural name order.
+        population_size: M (paper: 50).
+        mutation_prob: p_m (paper: 0.2).
+        seed: seed of the sampler's random state (and of the default independent sampler).
+        independent_sampler: samples parameters outside the genome (default: ``RandomSampler(seed)``).
+        max_retries: redraws of a child that duplicates a genome of its generation.
+
+    Example:
+        >>> import optuna
+        >>> from g2l_automl.spaces import Dilations, SearchSpace
+        >>> from g2l_automl.structure import StructureSpec
+        >>> space = SearchSpace(StructureSpec.mstcn(num_stages=1, num_layers=4), [Dilations(k=2, T=5)])
+        >>> def objective(trial):
+        ...     spec = space.suggest(trial)
+        ...     return -abs(spec.receptive_field(0) - 40)
+        >>> sampler = G2LGeneticSampler(space, population_size=6, seed=0)
+        >>> study = optuna.create_study(direction="maximize", sampler=sampler)
+        >>> study.enqueue_trial(space.to_params(space.base))  # seed generation 0 with MS-TCN's 2**i
+        >>> study.optimize(objective, n_trials=30)
+        >>> study.best_value > -10
+        True
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace | None = None,
+        *,
+        population_size: int = 50,
+        mutation_prob: float = 0.2,
+        seed: int | None = None,
+        independent_sampler: BaseSampler | None = None,
+        max_retries: int = 20,
+    ) -> None:
+        super().__init__(check_int(population_size, "population_size", 2))
+        if not 0.0 <= float(mutation_prob) <= 1.0:
+            raise ValueError(f"mutation_prob: must be in [0, 1], got {mutation_prob!r}")
+        self.mutation_prob = float(mutation_prob)
+        self.max_retries = check_int(max_retries, "max_retries", 0)
+        self._init_genome(space, seed, independent_sampler)
+
+    # -- populations ---------------------------------------------------------------------------------------
+    def _survivors(self, study: Study, generation: int) -> list[FrozenTrial]:
+        """Parents of ``generation``: iterate elitist survival from generation 1, from one read of the storage."""
+        key = self._get_generation_key()
+        by_generation: dict[int, list[FrozenTrial]] = {}
+        for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True):
+            g = t.system_attrs.get(key)
+            if g is not None and g < generation:
+                by_generation.setdefault(g, []).append(t)
+        parents: list[FrozenTrial] = []
+        for g in range(1, generation + 1):
+            pool = {t._trial_id: t for t in parents + by_generation.get(g - 1, [])}
+            parents = sort_best_first(study, list(pool.values()))[: self.population_size]
+        return parents
+
+    def select_parent(self, study: Study, generation: int) -> list[FrozenTrial]:
+        """Top ``population_size`` of the previous generation and its parents (Alg. 1's survival step)."""
+        return self._survivors(study, generation)
+
+    def get_parent_population(self, study: Study, generation: int) -> list[FrozenTrial]:
+        """Recomputed from storage on every call (the base class caches the first writer's view, which misses
+        trials that finish later); the ids are still written to the study's system attrs for inspection."""
+        if generation == 0:
+            return []
+        parents = self.select_parent(study, generation)
+        cache_key = self._get_parent_cache_key_prefix() + str(generation)
+        ids = [t._trial_id for t in parents]
+        if study._storage.get_study_system_attrs(study._study_id).get(cache_key) != ids:
+            study._storage.set_study_system_attr(study._study_id, cache_key, ids)
+        return parents
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        # Assign the generation now: a trial whose parameters are all enqueued never calls sample_relative.
+        self.get_trial_generation(study, trial)
+        super().before_trial(study, trial)
+
+    # -- sampling ------------------------------------------------------------------------------------------
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        genome = self._genome(search_space)
+        generation = self.get_trial_generation(study, trial)
+        parents = self.get_parent_population(study, generation)
+        taken = self._generation_keys(study, trial, genome, generation)
+        child = None
+        for _ in range(self.max_retries + 1):
+            child = self._child(study, genome, parents) if parents else genome.random(self._rng)
+            if genome.key(child) not in taken:
+                break
+        return genome.to_params(child)
+
+    def _generation_keys(self, study: Study, trial: FrozenTrial, genome: Genome, generation: int) -> set[tuple]:
+        key = self._get_generation_key()
+        return {
+            genome.params_key(t.params)
+            for t in study._get_trials(deepcopy=False, use_cache=True)
+            if t.number != trial.number and t.system_attrs.get(key) == generation and t.params
+        }
+
+    def _child(self, study: Study, genome: Genome, parents: list[FrozenTrial]) -> list[Any]:
+        p = selection_probabilities(study, parents)
+        n_nonzero = int((p > 0).sum())
+        pair = self._rng.choice(len(parents), size=2, replace=n_nonzero < 2, p=p)
+        a, b = (genome.from_trial(parents[k], self._rng) for k in pair)
+        children = two_anchor_crossover(a, b, self._rng)
+        child = children[self._rng.randint(2)]
+        if self._rng.rand() < self.mutation_prob:
+            candidates = genome.active_indices(child)
+            if candidates:
+                child = genome.mutate(child, candidates[self._rng.randint(len(candidates))], self._rng)
+        return child

@@ -1,0 +1,145 @@
+"""One search worker: a study config + a study in Optuna storage -> trials, and a summary of the best."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from g2l_automl.config import StudyConfig
+from g2l_automl.data import ActionSegmentationDataset
+from g2l_automl.errors import G2LError
+from g2l_automl.objective import SegmentationObjective
+from g2l_automl.samplers import make_sampler
+from g2l_automl.search._storage import load_study
+from g2l_automl.structure import StructureSpec
+from g2l_automl.training import Trainer
+
+_LOWER_IS_BETTER = {"params"}
+
+
+def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
+    if len(study.directions) != len(metrics):
+        raise G2LError(
+            f"study {study.study_name!r} has {len(study.directions)} objective(s) but the config's objective.metric "
+            f"gives {len(metrics)} ({', '.join(metrics)})"
+        )
+    for name, direction in zip(metrics, study.directions, strict=True):
+        want = StudyDirection.MINIMIZE if name in _LOWER_IS_BETTER else StudyDirection.MAXIMIZE
+        if direction != want:
+            raise G2LError(
+                f"study {study.study_name!r} has direction {direction.name.lower()} but metric {name} should be "
+                f"{want.name.lower()}d; create the study with --direction{'s' if len(metrics) > 1 else ''} "
+                + " ".join("minimize" if m in _LOWER_IS_BETTER else "maximize" for m in metrics)
+            )
+
+
+def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective:
+    """The config's objective on the config's dataset."""
+    d, t, o = config.data, config.training, config.objective
+    dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
+    trainer = Trainer(
+        epochs=t["epochs"],
+        batch_size=t["batch_size"],
+        lr=t["lr"],
+        device=device,
+        amp=t["amp"],
+        seed=t["seed"],
+        progress=False,
+    )
+    return SegmentationObjective(
+        dataset,
+        config.space,
+        trainer=trainer,
+        split=d["split"],
+        val_fraction=d["val_fraction"],
+        split_seed=d["split_seed"],
+        metric=o["metric"],
+        report=o["report"],
+        model_seed=t["seed"],
+    )
+
+
+def describe(trial: FrozenTrial) -> str:
+    """One line per trial: number, state, values, key metrics and the dilations of each stage."""
+    if trial.state == TrialState.COMPLETE:
+        values = ", ".join(f"{v:.2f}" for v in trial.values)
+        status = f"value {values}"
+    elif trial.state == TrialState.FAIL:
+        status = f"FAILED ({trial.user_attrs.get('error', trial.system_attrs.get('fail_reason', 'see log'))})"
+    else:
+        status = trial.state.name
+    line = f"trial {trial.number:4d}  {status}"
+    if "structure" in trial.user_attrs:
+        spec = StructureSpec.from_dict(trial.user_attrs["structure"])
+        line += "  dilations " + " | ".join(" ".join(str(x) for x in stage) for stage in spec.dilations())
+    if "train_seconds" in trial.user_attrs:
+        line += f"  ({trial.user_attrs['train_seconds']:.1f}s)"
+    return line
+
+
+def run_search(
+    config: StudyConfig,
+    storage: str,
+    study_name: str,
+    sampler: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    seed_baseline: bool = False,
+    device: str = "auto",
+    log: Callable[[str], Any] = print,
+) -> optuna.Study:
+    """Run trials of the config's objective against an existing study until ``n_trials`` (of this worker) or
+    ``timeout`` seconds; returns the study. Several workers may run this against one storage at once."""
+    name = sampler or config.search["sampler"]
+    sampler_obj = make_sampler(name, config.space, config.samplers.get(name), seed)
+    # No pruning unless asked for: a pruned candidate belongs to no population, and 5-epoch curves are noisy.
+    study = load_study(storage, study_name, sampler=sampler_obj, pruner=optuna.pruners.NopPruner())
+    objective = build_objective(config, device)
+    _check_directions(study, objective.metrics)
+    if seed_baseline:
+        try:
+            params = config.space.to_params(config.structure)
+        except G2LError as exc:
+            raise G2LError(f"--seed-baseline: the base structure is not in the search space: {exc}") from None
+        study.enqueue_trial(params, user_attrs={"baseline": config.structure.name}, skip_if_exists=True)
+    objective.videos()  # read the data before the first trial, so data errors stop the worker cleanly
+    n = n_trials if n_trials is not None else config.search["n_trials"]
+    timeout = timeout if timeout is not None else config.search["timeout"]
+    log(
+        f"study {study_name!r} in {storage}: sampler {name}, up to {n} trials"
+        + (f" or {timeout:.0f}s" if timeout else "")
+    )
+    study.optimize(
+        objective,
+        n_trials=n,
+        timeout=timeout,
+        catch=(Exception,),
+        callbacks=[lambda _study, trial: log(describe(trial))],
+    )
+    return study
+
+
+def best_summary(study: optuna.Study) -> str:
+    """The best trial(s): values, validation metrics and structure."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return "no trial has completed yet"
+    lines = []
+    best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
+    for trial in best:
+        metrics = trial.user_attrs.get("metrics", {})
+        shown = "  ".join(f"{k} {v:.1f}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v))
+        lines.append(f"best trial {trial.number}: value {', '.join(f'{v:.2f}' for v in trial.values)}")
+        lines.append(f"  validation: {shown}")
+        if "structure" in trial.user_attrs:
+            spec = StructureSpec.from_dict(trial.user_attrs["structure"])
+            for s, stage in enumerate(spec.dilations()):
+                lines.append(f"  stage {s} dilations: {stage}  (receptive field {spec.receptive_field(s)} frames)")
+    lines.append(f"{len(complete)} complete trials of {len(study.trials)}")
+    return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""Search spaces: dilations (G2L's sparse space), channel widths, temporal kernels, op types and depths."""
+
+from g2l_automl.spaces._config import space_from_dict
+from g2l_automl.spaces._dimensions import Depths, Dilations, Dimension, Gene, Kernels, Ops, Widths
+from g2l_automl.spaces._space import SearchSpace
+
+__all__ = [
+    "Depths",
+    "Dilations",
+    "Dimension",
+    "Gene",
+    "Kernels",
+    "Ops",
+    "SearchSpace",
+    "Widths",
+    "space_from_dict",
+]

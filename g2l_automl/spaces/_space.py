@@ -1,0 +1,253 @@
+"""A composed search space: a base structure plus dimensions, mapping flat parameter dicts <-> structure specs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from g2l_automl.errors import SpaceError, StructureError
+from g2l_automl.spaces._dimensions import LAYER_FIELDS, STAGE_FIELDS, Depths, Dimension, Gene, Ops
+from g2l_automl.structure import LayerSpec, StageSpec, StructureSpec, to_g2l_config
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+
+def _template(base: StructureSpec, depths: Sequence[Dimension]) -> StructureSpec:
+    """``base`` with every stage extended to the largest depth a :class:`Depths` dimension allows; added layers
+    copy the stage's last layer and continue the ``2**i`` dilation pattern."""
+    stages = list(base.stages)
+    for dim in depths:
+        for s in dim._stage_indices(base):
+            layers = list(stages[s].layers)
+            last = layers[-1]
+            for i in range(len(layers), max(dim.candidates)):
+                extra = {"dilation2": 2**i} if last.op == "dual_conv" else {}
+                layers.append(replace(last, dilation=2**i, **extra))
+            stages[s] = StageSpec(tuple(layers))
+    return replace(base, stages=tuple(stages))
+
+
+class SearchSpace:
+    """Dimensions applied to a base structure; compiles to Optuna distributions, NNI JSON and G2L configs.
+
+    The genome is ordered stage by stage: the stage's ``num_layers`` and ``channels`` genes, then each layer's
+    ``op``, ``dilation``, ``dilation2`` and ``kernel_size`` genes. Genes of layers beyond a stage's chosen depth,
+    and ``dilation2`` of layers whose op is not ``dual_conv``, are inactive: :meth:`suggest` does not ask for them.
+
+    Args:
+        base: the structure whose unsearched fields are kept (e.g. ``StructureSpec.mstcn()``).
+        dimensions: :class:`Dilations`, :class:`Widths`, :class:`Kernels`, :class:`Ops`, :class:`Depths`.
+        max_receptive_field: optional cap (frames) on any stage's receptive field; a space whose largest
+            structure exceeds it is refused.
+
+    Example:
+        >>> from g2l_automl.spaces import Dilations
+        >>> space = SearchSpace(StructureSpec.mstcn(num_stages=2, num_layers=3), [Dilations(k=2, T=4)])
+        >>> len(space.genes), space.genes[0].name
+        (6, 'stage0.layer0.dilation')
+        >>> params = space.to_params(space.base)
+        >>> params["stage0.layer2.dilation"]
+        4
+        >>> space.to_structure(params) == space.base
+        True
+    """
+
+    def __init__(
+        self,
+        base: StructureSpec,
+        dimensions: Sequence[Dimension],
+        max_receptive_field: int | None = None,
+    ) -> None:
+        if not isinstance(base, StructureSpec):
+            raise SpaceError(f"base: expected a StructureSpec, got {type(base).__name__}")
+        if not dimensions:
+            raise SpaceError("dimensions: a search space needs at least one dimension")
+        self.base = base
+        self.dimensions = tuple(dimensions)
+        self.max_receptive_field = max_receptive_field
+        self.template = _template(base, [d for d in self.dimensions if isinstance(d, Depths)])
+        dual_capable = {(s, i) for s, i, layer in self.template.layers() if layer.op == "dual_conv"}
+        for dim in self.dimensions:
+            if isinstance(dim, Ops) and "dual_conv" in dim.candidates:
+                for s in dim._stage_indices(self.template):
+                    dual_capable.update((s, i) for i in range(len(self.template.stages[s].layers)))
+        genes: dict[str, Gene] = {}
+        for dim in self.dimensions:
+            for gene in dim.genes(self.template, dual_capable):
+                if gene.name in genes:
+                    raise SpaceError(f"dimensions: two dimensions both search {gene.name}")
+                genes[gene.name] = gene
+        order = {f: k for k, f in enumerate(STAGE_FIELDS + LAYER_FIELDS)}
+        self.genes: tuple[Gene, ...] = tuple(
+            sorted(genes.values(), key=lambda g: (g.stage, -1 if g.layer is None else g.layer, order[g.field]))
+        )
+        self._by_name = {g.name: g for g in self.genes}
+        self._check_receptive_field()
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def _check_receptive_field(self) -> None:
+        if self.max_receptive_field is None:
+            return
+        if isinstance(self.max_receptive_field, bool) or not isinstance(self.max_receptive_field, int):
+            raise SpaceError(f"max_receptive_field: must be an integer, got {self.max_receptive_field!r}")
+        for s, stage in enumerate(self.template.stages):
+            rf = 1
+            for i, layer in enumerate(stage.layers):
+                dil = max(self._choices(s, i, "dilation", layer.dilation) + self._choices(s, i, "dilation2", 0))
+                kernel = max(self._choices(s, i, "kernel_size", layer.kernel_size))
+                rf += dil * (kernel - 1)
+            if rf > self.max_receptive_field:
+                raise SpaceError(
+                    f"max_receptive_field: stage {s} can reach a receptive field of {rf} frames, more than the cap "
+                    f"of {self.max_receptive_field}; lower dilations.T / kernels.sizes or raise the cap"
+                )
+
+    def _choices(self, stage: int, layer: int | None, field: str, default: Any) -> tuple[Any, ...]:
+        prefix = f"stage{stage}." if layer is None else f"stage{stage}.layer{layer}."
+        gene = self._by_name.get(prefix + field)
+        return gene.choices if gene is not None else (default,)
+
+    # -- genes ---------------------------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.genes)
+
+    def gene(self, name: str) -> Gene:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise SpaceError(f"{name}: not a parameter of this search space") from None
+
+    def _value(self, values: Mapping[str, Any], stage: int, layer: int | None, field: str) -> Any:
+        prefix = f"stage{stage}." if layer is None else f"stage{stage}.layer{layer}."
+        if prefix + field in self._by_name:
+            return values[prefix + field]
+        if field == "num_layers":
+            return len(self.base.stages[stage].layers) if stage < len(self.base.stages) else None
+        if layer is None:
+            return getattr(self.template.stages[stage].layers[0], field)
+        return getattr(self.template.stages[stage].layers[layer], field)
+
+    def is_active(self, gene: Gene, values: Mapping[str, Any]) -> bool:
+        """Whether ``gene`` matters given the values of the genes before it (``values`` in genome order)."""
+        if gene.layer is None:
+            return True
+        if gene.layer >= self._value(values, gene.stage, None, "num_layers"):
+            return False
+        if gene.field == "dilation2":
+            return self._value(values, gene.stage, gene.layer, "op") == "dual_conv"
+        return True
+
+    def active_names(self, values: Mapping[str, Any]) -> list[str]:
+        """The active genes of a complete genome ``values``."""
+        return [g.name for g in self.genes if self.is_active(g, values)]
+
+    # -- compilation ---------------------------------------------------------------------------------------
+    def distributions(self) -> dict[str, CategoricalDistribution]:
+        """One Optuna ``CategoricalDistribution`` per gene (all genes, active or not)."""
+        from optuna.distributions import CategoricalDistribution
+
+        return {g.name: CategoricalDistribution(g.choices) for g in self.genes}
+
+    def suggest(self, trial: optuna.Trial) -> StructureSpec:
+        """Ask ``trial`` for every active gene (in genome order) and return the structure."""
+        values: dict[str, Any] = {}
+        for gene in self.genes:
+            if self.is_active(gene, values):
+                values[gene.name] = trial.suggest_categorical(gene.name, gene.choices)
+        return self.to_structure(values)
+
+    def sample(self, rng: np.random.RandomState) -> dict[str, Any]:
+        """A uniformly random complete genome (inactive genes included)."""
+        return {g.name: g.choices[rng.randint(len(g.choices))] for g in self.genes}
+
+    def to_nni(self) -> dict[str, dict[str, Any]]:
+        """NNI search-space JSON: ``{"stage0.layer0.dilation": {"_type": "choice", "_value": [1, 2, ...]}, ...}``."""
+        return {g.name: {"_type": "choice", "_value": list(g.choices)} for g in self.genes}
+
+    def to_g2l_config(self, params: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The official G2L code's config JSON for the structure of ``params``."""
+        return to_g2l_config(self.to_structure(params), settings)
+
+    def defaults(self) -> dict[str, Any]:
+        """The template structure's value of every gene whose candidates include it (dormant layers included)."""
+        out = {}
+        for gene in self.genes:
+            stage = self.template.stages[gene.stage]
+            if gene.field == "num_layers":
+                value: Any = len(self.base.stages[gene.stage].layers)
+            elif gene.layer is None:
+                value = stage.layers[0].channels
+            else:
+                value = getattr(stage.layers[gene.layer], gene.field)
+            if value in gene.choices:
+                out[gene.name] = value
+        return out
+
+    # -- params <-> structure ------------------------------------------------------------------------------
+    def to_structure(self, params: Mapping[str, Any]) -> StructureSpec:
+        """The structure of ``params`` (keys that are not genes, e.g. a learning rate, are ignored)."""
+        values: dict[str, Any] = {}
+        for gene in self.genes:
+            if not self.is_active(gene, values):
+                continue
+            if gene.name not in params:
+                raise SpaceError(f"{gene.name}: missing from the parameters")
+            value = params[gene.name]
+            if value not in gene.choices:
+                raise SpaceError(f"{gene.name}: {value!r} is not one of the candidates {list(gene.choices)}")
+            values[gene.name] = value
+        stages = []
+        for s, stage in enumerate(self.template.stages):
+            depth = self._value(values, s, None, "num_layers")
+            channels = values.get(f"stage{s}.channels")
+            layers = []
+            for i in range(depth):
+                op = self._value(values, s, i, "op")
+                dilation2 = None
+                if op == "dual_conv":
+                    dilation2 = self._value(values, s, i, "dilation2") or self._value(values, s, i, "dilation")
+                layers.append(
+                    LayerSpec(
+                        dilation=self._value(values, s, i, "dilation"),
+                        kernel_size=self._value(values, s, i, "kernel_size"),
+                        channels=channels or stage.layers[i].channels,
+                        op=op,
+                        dilation2=dilation2,
+                    )
+                )
+            stages.append(StageSpec(tuple(layers)))
+        try:
+            return replace(self.base, stages=tuple(stages))
+        except StructureError as exc:
+            raise SpaceError(f"parameters give an invalid structure: {exc}") from None
+
+    def to_params(self, spec: StructureSpec) -> dict[str, Any]:
+        """The active genes of ``spec`` (e.g. MS-TCN's hand-designed 2**i, to seed a population)."""
+        if len(spec.stages) != len(self.template.stages):
+            raise SpaceError(f"structure has {len(spec.stages)} stages, the space {len(self.template.stages)}")
+        params: dict[str, Any] = {}
+        for gene in self.genes:
+            stage = spec.stages[gene.stage]
+            if gene.field == "num_layers":
+                value: Any = len(stage.layers)
+            elif gene.layer is None:
+                value = stage.layers[0].channels
+            elif gene.layer >= len(stage.layers):
+                continue
+            else:
+                value = getattr(stage.layers[gene.layer], gene.field)
+                if value is None:  # dilation2 of a plain conv layer
+                    continue
+            if value not in gene.choices:
+                raise SpaceError(f"{gene.name}: the structure's value {value!r} is not in {list(gene.choices)}")
+            params[gene.name] = value
+        for s, stage in enumerate(spec.stages):
+            if f"stage{s}.num_layers" not in params and len(stage.layers) != len(self.template.stages[s].layers):
+                raise SpaceError(f"stage{s}: the structure has {len(stage.layers)} layers, the space a fixed depth")
+        return params
