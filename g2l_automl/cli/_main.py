@@ -6,10 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from g2l_automl.cli import _evaluate, _make_synthetic, _search, _train
+from g2l_automl.cli import _evaluate, _make_synthetic, _refine, _search, _train
 from g2l_automl.errors import G2LError
 
-_COMMANDS = {"make-synthetic": _make_synthetic, "train": _train, "evaluate": _evaluate, "search": _search}
+_COMMANDS = {
+    "make-synthetic": _make_synthetic,
+    "train": _train,
+    "evaluate": _evaluate,
+    "search": _search,
+    "refine": _refine,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import optuna
 from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config import load_config
+from g2l_automl.pruners import PRUNERS
 from g2l_automl.samplers import SAMPLERS
 from g2l_automl.search import best_summary, run_search
 from g2l_automl.structure import StructureSpec, to_g2l_config
@@ -36,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         action="store_true",
         help="enqueue the config's base structure (e.g. MS-TCN's 2**i dilations) once, into generation 0",
     )
+    p.add_argument(
+        "--pruner", choices=PRUNERS, default=None, help="default: the config's pruner.name (none: no pruning)"
+    )
     p.add_argument("--out", default=None, help="write best_structure.json and best_g2l_config.json here")
     add_device_argument(p)
 
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         seed_baseline=args.seed_baseline,
         device=args.device,
+        pruner=args.pruner,
     )
     print("\n" + best_summary(study))
     if args.out:

@@ -14,7 +14,7 @@ from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.spaces import SearchSpace, space_from_dict
 from g2l_automl.structure import StructureSpec, load_structure
 
-_SECTIONS = {"data", "structure", "space", "training", "objective", "samplers", "search"}
+_SECTIONS = {"data", "structure", "space", "training", "objective", "samplers", "search", "refine", "pruner"}
 _DATA = {
     "root": None,
     "split": 1,
@@ -24,8 +24,22 @@ _DATA = {
     "split_seed": 0,
 }
 _TRAINING = {"epochs": 5, "batch_size": 8, "lr": 5e-4, "seed": 0, "amp": True}
-_OBJECTIVE = {"metric": "F1@10", "report": "F1@10"}
+_OBJECTIVE = {"metric": "F1@10", "report": "F1@10", "refine": False}
 _SEARCH = {"sampler": "g2l", "n_trials": 100, "timeout": None}
+#: EGI local search settings (G2L Sec. 4.1: S=3, dD=0.1 D, update every 3 epochs, 30 epochs) and refine's top-K.
+_REFINE = {
+    "method": "egi",
+    "num_candidates": 3,
+    "delta": 0.1,
+    "min_delta": 1,
+    "interval": 3,
+    "epochs": 30,
+    "rounding": "floor",
+    "normalize": "abs",
+    "max_dilation": 2048,
+    "top": 5,
+}
+_PRUNER = {"name": "none", "population_size": None, "checkpoints": None, "n_startup_trials": 5, "n_warmup_steps": 0}
 
 
 @dataclass
@@ -40,6 +54,8 @@ class StudyConfig:
     objective: dict[str, Any]
     samplers: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=dict)
+    refine: dict[str, Any] = field(default_factory=lambda: dict(_REFINE))
+    pruner: dict[str, Any] = field(default_factory=lambda: dict(_PRUNER))
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,6 +140,8 @@ def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> S
         objective=_section(path, raw, "objective", _OBJECTIVE),
         samplers={str(k): dict(v) for k, v in samplers.items()},
         search=_section(path, raw, "search", _SEARCH),
+        refine=_section(path, raw, "refine", _REFINE),
+        pruner=_section(path, raw, "pruner", _PRUNER),
         raw=dict(raw),
     )
     _check_values(config)
@@ -161,6 +179,21 @@ def _check_values(config: StudyConfig) -> None:
         raise ConfigError(f"{path}: search.n_trials: must be an integer >= 1, got {s['n_trials']!r}")
     if s["timeout"] is not None and (not isinstance(s["timeout"], (int, float)) or s["timeout"] <= 0):
         raise ConfigError(f"{path}: search.timeout: must be a positive number of seconds, got {s['timeout']!r}")
+    from g2l_automl.pruners import make_pruner
+    from g2l_automl.search import make_local_search
+
+    try:
+        make_local_search(config)
+    except G2LError as exc:
+        raise ConfigError(f"{path}: refine.{exc}") from None
+    if isinstance(config.refine["top"], bool) or not isinstance(config.refine["top"], int) or config.refine["top"] < 1:
+        raise ConfigError(f"{path}: refine.top: must be an integer >= 1, got {config.refine['top']!r}")
+    if not isinstance(o["refine"], bool):
+        raise ConfigError(f"{path}: objective.refine: must be true or false, got {o['refine']!r}")
+    try:
+        make_pruner(config.pruner, config.samplers.get("g2l", {}).get("population_size", 50))
+    except (G2LError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: pruner.{exc}") from None
     for name, options in config.samplers.items():
         if name not in SAMPLERS:
             raise ConfigError(f"{path}: samplers.{name}: unknown sampler; choose from {', '.join(SAMPLERS)}")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
 
 from g2l_automl.data import ActionSegmentationDataset, Video
+from g2l_automl.egi import EGILocalSearch
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES
 from g2l_automl.models import build_model
 from g2l_automl.spaces import SearchSpace
+from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
 
 _LOG = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ class SegmentationObjective:
         metric: ``F1@10`` (G2L's fitness), ``F1@25``, ``F1@50``, ``Edit``, ``Acc`` or ``params``; or a list.
         report: validation metric reported each epoch for pruning.
         model_seed: seed of the initial weights.
+        refine: an :class:`~g2l_automl.egi.EGILocalSearch`: trials that survive pruning are refined in the trial;
+            the value is then the refined structure's (user attrs ``refined_structure``, ``trajectory``,
+            ``unrefined_metrics``).
 
     Example:
         >>> import optuna, tempfile
@@ -72,6 +77,7 @@ class SegmentationObjective:
         metric: str | Sequence[str] = "F1@10",
         report: str = "F1@10",
         model_seed: int = 0,
+        refine: EGILocalSearch | None = None,
     ) -> None:
         known = METRIC_NAMES + EXTRA_METRICS
         self.metrics = (metric,) if isinstance(metric, str) else tuple(metric)
@@ -95,6 +101,7 @@ class SegmentationObjective:
         self.split_seed = split_seed
         self.report = report
         self.model_seed = model_seed
+        self.refine = refine
         self._videos: tuple[list[Video], list[Video]] | None = None
         self._lock = threading.Lock()
 
@@ -108,12 +115,30 @@ class SegmentationObjective:
                 self._videos = (self.dataset.load(train), self.dataset.load(val))
             return self._videos
 
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+    def bg_labels(self) -> list[int]:
+        return [self.dataset.class_index[c] for c in self.dataset.bg_classes if c in self.dataset.class_index]
+
+    def score(
+        self, structure: StructureSpec, callback: Callable[[int, dict[str, Any]], None] | None = None
+    ) -> tuple[dict[str, float], int, float]:
+        """Train ``structure`` from scratch with :attr:`trainer` and score it on the validation videos:
+        ``(validation metrics, parameter count, training seconds)``."""
         train, val = self.videos()
+        model = build_model(structure, train[0].features.shape[0], self.dataset.num_classes, seed=self.model_seed)
+        n_params = sum(p.numel() for p in model.parameters())
+        history = self.trainer.fit(model, train, val, callback=callback, bg_labels=self.bg_labels())
+        return dict(history[-1]["val"]), n_params, round(sum(h["seconds"] for h in history), 3)
+
+    def values(self, metrics: dict[str, float], n_params: int) -> float | tuple[float, ...]:
+        """The objective value(s) of a scored structure."""
+        values = tuple(float(n_params) if name == "params" else float(metrics[name]) for name in self.metrics)
+        return values[0] if len(values) == 1 else values
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        self.videos()
         structure = self.space.suggest(trial)
         trial.set_user_attr("structure", structure.to_dict())
         single = len(trial.study.directions) == 1
-        bg = [self.dataset.class_index[c] for c in self.dataset.bg_classes if c in self.dataset.class_index]
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
             if single and "val" in logs:
@@ -124,18 +149,31 @@ class SegmentationObjective:
                     )
 
         try:
-            model = build_model(structure, train[0].features.shape[0], self.dataset.num_classes, seed=self.model_seed)
-            n_params = sum(p.numel() for p in model.parameters())
-            trial.set_user_attr("params", n_params)
-            history = self.trainer.fit(model, train, val, callback=on_epoch, bg_labels=bg)
+            metrics, n_params, seconds = self.score(structure, on_epoch)
+            if self.refine is not None:
+                trial.set_user_attr("unrefined_metrics", metrics)
+                metrics, n_params, seconds, structure = self._refine(trial, structure, seconds)
         except optuna.TrialPruned:
             raise
         except Exception as exc:  # one bad candidate (NaN loss, out of memory, ...) must not stop the search
             _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
-        metrics = dict(history[-1]["val"])
+        trial.set_user_attr("params", n_params)
         trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("train_seconds", round(sum(h["seconds"] for h in history), 3))
-        values = tuple(float(n_params) if name == "params" else float(metrics[name]) for name in self.metrics)
-        return values[0] if len(values) == 1 else values
+        trial.set_user_attr("train_seconds", seconds)
+        return self.values(metrics, n_params)
+
+    def _refine(
+        self, trial: optuna.Trial, structure: StructureSpec, seconds: float
+    ) -> tuple[dict[str, float], int, float, StructureSpec]:
+        """In-trial EGI refinement of a trial that survived pruning: the trial's value becomes the refined one's."""
+        train, _ = self.videos()
+        assert self.refine is not None
+        result = self.refine.run(structure, train, num_classes=self.dataset.num_classes, bg_labels=self.bg_labels())
+        trial.set_user_attr("refined_structure", result.structure.to_dict())
+        trial.set_user_attr("trajectory", result.trajectory)
+        trial.set_user_attr("method", self.refine.method)
+        metrics, n_params, more = self.score(result.structure)
+        search_seconds = sum(h["seconds"] for h in result.history)
+        return metrics, n_params, round(seconds + search_seconds + more, 3), result.structure

@@ -92,7 +92,10 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
 
     def population(self, study: Study) -> list[FrozenTrial]:
         """The current population (fittest first for ``worst``, newest first for ``oldest``)."""
-        complete = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        # trials without parameters (e.g. refined structures added by `g2l-optimize refine`) are not genomes
+        complete = [
+            t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True) if t.params
+        ]
         if self.removal == "worst":
             return sort_best_first(study, complete)[: self.population_size]
         newest = sorted(complete, key=lambda t: (t.datetime_complete, t.number), reverse=True)

@@ -12,8 +12,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from g2l_automl.config import StudyConfig
 from g2l_automl.data import ActionSegmentationDataset
+from g2l_automl.egi import EGILocalSearch
 from g2l_automl.errors import G2LError
 from g2l_automl.objective import SegmentationObjective
+from g2l_automl.pruners import make_pruner
 from g2l_automl.samplers import make_sampler
 from g2l_automl.search._storage import load_study
 from g2l_automl.structure import StructureSpec
@@ -38,11 +40,9 @@ def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
             )
 
 
-def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective:
-    """The config's objective on the config's dataset."""
-    d, t, o = config.data, config.training, config.objective
-    dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
-    trainer = Trainer(
+def _trainer(config: StudyConfig, device: str) -> Trainer:
+    t = config.training
+    return Trainer(
         epochs=t["epochs"],
         batch_size=t["batch_size"],
         lr=t["lr"],
@@ -51,6 +51,20 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
         seed=t["seed"],
         progress=False,
     )
+
+
+def make_local_search(config: StudyConfig, device: str = "auto", **changes: Any) -> EGILocalSearch:
+    """The config's EGI (or DARTS) local search; ``changes`` override ``refine:`` settings (None keeps them)."""
+    options = {k: v for k, v in config.refine.items() if k != "top"}
+    options.update({k: v for k, v in changes.items() if v is not None})
+    return EGILocalSearch(**options, trainer=_trainer(config, device), seed=config.training["seed"])
+
+
+def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective:
+    """The config's objective on the config's dataset."""
+    d, o = config.data, config.objective
+    dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
+    trainer = _trainer(config, device)
     return SegmentationObjective(
         dataset,
         config.space,
@@ -60,7 +74,8 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
         split_seed=d["split_seed"],
         metric=o["metric"],
         report=o["report"],
-        model_seed=t["seed"],
+        model_seed=config.training["seed"],
+        refine=make_local_search(config, device) if o["refine"] else None,
     )
 
 
@@ -92,14 +107,17 @@ def run_search(
     seed: int | None = None,
     seed_baseline: bool = False,
     device: str = "auto",
+    pruner: str | None = None,
     log: Callable[[str], Any] = print,
 ) -> optuna.Study:
     """Run trials of the config's objective against an existing study until ``n_trials`` (of this worker) or
     ``timeout`` seconds; returns the study. Several workers may run this against one storage at once."""
     name = sampler or config.search["sampler"]
     sampler_obj = make_sampler(name, config.space, config.samplers.get(name), seed)
-    # No pruning unless asked for: a pruned candidate belongs to no population, and 5-epoch curves are noisy.
-    study = load_study(storage, study_name, sampler=sampler_obj, pruner=optuna.pruners.NopPruner())
+    # No pruning unless the config or --pruner asks: a pruned candidate belongs to no population.
+    pruner_options = dict(config.pruner, **({"name": pruner} if pruner else {}))
+    population = config.samplers.get("g2l", {}).get("population_size", 50)
+    study = load_study(storage, study_name, sampler=sampler_obj, pruner=make_pruner(pruner_options, population))
     objective = build_objective(config, device)
     _check_directions(study, objective.metrics)
     if seed_baseline:

@@ -1,0 +1,89 @@
+"""EGI's multi-dilated layer: fused shared-kernel form vs S separate convolutions vs one plain ``nn.Conv1d``.
+
+Forward + backward (input, kernel and importance gradients) of one layer, C=64 channels, kernel 3, S=3 dilations
+around D (G2L's candidates for D=64: 58, 64, 70), batch 1 as MS-TCN trains. The three variants run interleaved in
+rounds in one process, and the ratios use the median time per variant.
+
+    python benchmarks/egi_layer.py [--lengths 1000 5000] [--rounds 15] [--device cpu|cuda]
+
+Target (issue 4): fused <= 1.3x the plain convolution on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from g2l_automl.egi import MultiDilatedConv1d
+
+
+def _step(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+    layer(x).backward(grad)
+
+
+def _time(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, reps: int, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(reps):
+        _step(layer, x, grad)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / reps
+
+
+def measure(length: int, rounds: int, device: torch.device, channels: int = 64, dilation: int = 64) -> dict:
+    torch.manual_seed(0)
+    dilations = (round(0.9 * dilation), dilation, round(1.1 * dilation))
+    layers = {
+        "plain": nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation),
+        "fused": MultiDilatedConv1d(channels, channels, 3, dilations),
+        "naive": MultiDilatedConv1d(channels, channels, 3, dilations, fused=False),
+    }
+    for layer in layers.values():
+        layer.to(device)
+    x = torch.randn(1, channels, length, device=device, requires_grad=True)
+    grad = torch.randn(1, channels, length, device=device)
+    reps = max(1, 20_000 // length)
+    for layer in layers.values():  # warm-up
+        _time(layer, x, grad, reps, device)
+    times: dict[str, list[float]] = {name: [] for name in layers}
+    for _ in range(rounds):
+        for name, layer in layers.items():
+            times[name].append(_time(layer, x, grad, reps, device))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    return {
+        "T": length,
+        "plain_ms": median["plain"] * 1e3,
+        "fused_x": median["fused"] / median["plain"],
+        "naive_x": median["naive"] / median["plain"],
+        "fused_spread": (min(times["fused"]) / median["plain"], max(times["fused"]) / median["plain"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quick", action="store_true", help="one short round (smoke test)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    rounds = 1 if args.quick else args.rounds
+    lengths = [200] if args.quick else args.lengths
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, C=64, K=3, S=3, batch 1")
+    print(f"{'T':>6} {'plain ms':>9} {'fused/plain':>12} {'(min..max)':>14} {'naive/plain':>12}")
+    for length in lengths:
+        r = measure(length, rounds, device)
+        lo, hi = r["fused_spread"]
+        print(
+            f"{r['T']:>6} {r['plain_ms']:>9.3f} {r['fused_x']:>11.2f}x {f'({lo:.2f}..{hi:.2f})':>14} {r['naive_x']:>11.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

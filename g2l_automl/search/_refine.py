@@ -1,0 +1,113 @@
+"""Refine the best structures of a search study with EGI (or DARTS) and write them back as trials."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from g2l_automl.egi import EGILocalSearch, LocalSearchResult
+from g2l_automl.errors import G2LError
+from g2l_automl.objective import SegmentationObjective
+from g2l_automl.samplers import sort_best_first
+from g2l_automl.structure import StructureSpec
+
+
+def _structure_of(trial: FrozenTrial) -> StructureSpec:
+    if "structure" not in trial.user_attrs:
+        raise G2LError(f"trial {trial.number} has no 'structure' user attr: it was not made by g2l-optimize search")
+    return StructureSpec.from_dict(trial.user_attrs["structure"])
+
+
+def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> list[FrozenTrial]:
+    """The trials to refine: the given ``numbers`` (each must be COMPLETE), or the ``top`` best COMPLETE search
+    trials (refined trials themselves are not picked again)."""
+    trials = study.get_trials(deepcopy=False)
+    if numbers:
+        out = []
+        for n in numbers:
+            if not 0 <= n < len(trials):
+                raise G2LError(f"trial {n}: no such trial in study {study.study_name!r} ({len(trials)} trials)")
+            trial = trials[n]
+            if trial.state != TrialState.COMPLETE:
+                reason = trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason") or ""
+                raise G2LError(
+                    f"trial {n} is {trial.state.name}{f' ({reason})' if reason else ''}: only COMPLETE trials can "
+                    "be refined"
+                )
+            _structure_of(trial)
+            out.append(trial)
+        return out
+    pool = [t for t in trials if t.state == TrialState.COMPLETE and "refined_from" not in t.user_attrs]
+    pool = [t for t in pool if "structure" in t.user_attrs]
+    if not pool:
+        raise G2LError(f"study {study.study_name!r} has no COMPLETE search trial to refine yet")
+    return sort_best_first(study, pool)[:top]
+
+
+def already_refined(study: optuna.Study, number: int, method: str) -> FrozenTrial | None:
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("refined_from") == number and t.user_attrs.get("method") == method:
+            return t
+    return None
+
+
+def refine_structure(
+    structure: StructureSpec, objective: SegmentationObjective, search: EGILocalSearch
+) -> tuple[LocalSearchResult, dict[str, float], int, float]:
+    """Local search from ``structure``, then the refined structure trained and scored as a search trial is."""
+    train, _ = objective.videos()
+    result = search.run(structure, train, num_classes=objective.dataset.num_classes, bg_labels=objective.bg_labels())
+    metrics, n_params, seconds = objective.score(result.structure)
+    return result, metrics, n_params, seconds
+
+
+def refine_study(
+    study: optuna.Study,
+    objective: SegmentationObjective,
+    search: EGILocalSearch,
+    top: int = 5,
+    numbers: Sequence[int] = (),
+    log: Callable[[str], Any] = print,
+) -> list[FrozenTrial]:
+    """Refine the picked trials and add each result to ``study`` as a COMPLETE trial with user attrs
+    ``refined_from``, ``method``, ``trajectory``, ``structure``, ``metrics``, ``params``. Returns the new trials
+    (an already refined trial is skipped and its earlier result returned)."""
+    out = []
+    for trial in pick_trials(study, top, numbers):
+        earlier = already_refined(study, trial.number, search.method)
+        if earlier is not None:
+            log(f"trial {trial.number}: already refined with {search.method} as trial {earlier.number}")
+            out.append(earlier)
+            continue
+        start = _structure_of(trial)
+        log(f"trial {trial.number} (value {', '.join(f'{v:.2f}' for v in trial.values)}): {search.method} ...")
+        result, metrics, n_params, seconds = refine_structure(start, objective, search)
+        values = objective.values(metrics, n_params)
+        values = [values] if isinstance(values, float) else list(values)
+        frozen = optuna.trial.create_trial(
+            values=values,
+            params={},
+            distributions={},
+            user_attrs={
+                "refined_from": trial.number,
+                "method": search.method,
+                "structure": result.structure.to_dict(),
+                "trajectory": result.trajectory,
+                "converged": result.converged,
+                "search_epochs": result.epochs,
+                "metrics": metrics,
+                "params": n_params,
+                "train_seconds": seconds,
+            },
+        )
+        study.add_trial(frozen)
+        added = study.get_trials(deepcopy=False)[-1]
+        log(
+            f"  -> trial {added.number}: value {', '.join(f'{v:.2f}' for v in values)}, dilations "
+            + " | ".join(" ".join(str(d) for d in stage) for stage in result.structure.dilations())
+        )
+        out.append(added)
+    return out
