@@ -80,9 +80,8 @@ def main() -> None:
     for length in lengths:
         r = measure(length, rounds, device)
         lo, hi = r["fused_spread"]
-        print(
-            f"{r['T']:>6} {r['plain_ms']:>9.3f} {r['fused_x']:>11.2f}x {f'({lo:.2f}..{hi:.2f})':>14} {r['naive_x']:>11.2f}x"
-        )
+        spread = f"({lo:.2f}..{hi:.2f})"
+        print(f"{r['T']:>6} {r['plain_ms']:>9.3f} {r['fused_x']:>11.2f}x {spread:>14} {r['naive_x']:>11.2f}x")
 
 
 if __name__ == "__main__":
