@@ -15,3 +15,27 @@ def test_train_throughput_quick_runs_both_loops_side_by_side():
     assert result.returncode == 0, result.stderr
     for expected in ("machine:", "reference", "ours bs=1", "ours bs=4", "speed-up vs reference"):
         assert expected in result.stdout
+
+
+def _quick(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_egi_layer_quick_prints_both_ratios():
+    out = _quick("egi_layer.py")
+    assert "fused/plain" in out and "naive/plain" in out
+
+
+def test_pruning_quick_compares_both_arms():
+    out = _quick("pruning.py")
+    assert "epochs (no pruner)" in out and "mean epoch ratio" in out
+
+
+def test_egi_ablation_quick_prints_all_tables():
+    out = _quick("egi_ablation.py")
+    for row in ("T4 DARTS", "T5 2^i + EGI", "T5 random", "T6 S=4", "T7 sigmoid"):
+        assert row in out

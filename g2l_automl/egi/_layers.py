@@ -87,7 +87,7 @@ class _FusedMultiDilated(torch.autograd.Function):
         coeffs, dilations, kernel_size = ctx.coeffs, ctx.dilations, ctx.kernel_size
         grad_x = grad_w = grad_alpha = None
         batch, channels, length = x.shape
-        grad_out = grad_out.contiguous()
+        grad_out = grad_out.to(z.dtype).contiguous()  # under autocast the forward's GEMM ran in bf16/fp16
         if ctx.needs_input_grad[1]:
             flat = z.flatten(1, 2)
             grad_w = torch.mm(grad_out[0], flat[0].t())  # BLAS reads the transposed view in place

@@ -21,7 +21,8 @@ def make_pruner(options: Mapping[str, Any], population_size: int = 50) -> optuna
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "egi":
-        return EGIPruner(options.get("population_size") or population_size, options.get("checkpoints"))
+        size = options.get("population_size")
+        return EGIPruner(population_size if size is None else size, options.get("checkpoints"))
     if name == "median":
         return optuna.pruners.MedianPruner(
             n_startup_trials=options.get("n_startup_trials", 5), n_warmup_steps=options.get("n_warmup_steps", 0)
