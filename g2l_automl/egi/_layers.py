@@ -42,13 +42,14 @@ def _shift_pairs(length: int, shift: int) -> tuple[slice, slice]:
 
 
 def _mix_taps(x: torch.Tensor, alpha: list[float], dilations: tuple[int, ...], kernel_size: int) -> torch.Tensor:
-    """``z[:, k] = sum_i alpha_i * shift(x, (k - c) * d_i)`` with zero padding, shape ``(B, K, C, T)``; each tap is
-    a contiguous block, and the centre tap is ``x * sum(alpha)``."""
+    """``z[:, :, k] = sum_i alpha_i * shift(x, (k - c) * d_i)`` with zero padding, shape ``(B, C, K, T)`` (channel
+    major, so the ``(O, C, K)`` kernel is a ``(O, C*K)`` GEMM operand without a copy); the centre tap is
+    ``x * sum(alpha)``."""
     batch, channels, length = x.shape
     c = kernel_size // 2
-    z = x.new_empty(batch, kernel_size, channels, length)
+    z = x.new_empty(batch, channels, kernel_size, length)
     for k in range(kernel_size):
-        tap = z[:, k]
+        tap = z[:, :, k]
         if k == c:
             torch.mul(x, sum(alpha), out=tap)
             continue
@@ -67,8 +68,7 @@ def _mix_taps(x: torch.Tensor, alpha: list[float], dilations: tuple[int, ...], k
 
 class _FusedMultiDilated(torch.autograd.Function):
     """Shared-kernel multi-dilated convolution as one GEMM over PMF-mixed taps, with a hand-written backward
-    (autograd through the shifted slices would allocate a padded gradient per slice). ``weight`` is ``(O, K*C)``
-    in tap-major order."""
+    (autograd through the shifted slices would allocate a padded gradient per slice). ``weight`` is ``(O, C*K)``."""
 
     @staticmethod
     def forward(ctx, x, weight, alpha, dilations):  # noqa: ANN001, ANN205
@@ -94,20 +94,19 @@ class _FusedMultiDilated(torch.autograd.Function):
             for b in range(1, batch):
                 grad_w.addmm_(grad_out[b], flat[b].t())
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
-            grad_z = F.conv1d(grad_out, weight.t().contiguous().unsqueeze(-1)).view(
-                batch, kernel_size, channels, length
-            )
+            grad_z = F.conv1d(grad_out, weight.t().contiguous().unsqueeze(-1))
+            grad_z = grad_z.view(batch, channels, kernel_size, length)
             c = kernel_size // 2
             if ctx.needs_input_grad[0]:
-                grad_x = grad_z[:, c] * sum(coeffs)
+                grad_x = grad_z[:, :, c] * sum(coeffs)
                 for k in range(kernel_size):
                     if k == c:
                         continue
                     for a, d in zip(coeffs, dilations, strict=True):
                         dst, src = _shift_pairs(length, (k - c) * d)
-                        grad_x[..., src].add_(grad_z[:, k, :, dst], alpha=a)
+                        grad_x[..., src].add_(grad_z[:, :, k, dst], alpha=a)
             if ctx.needs_input_grad[2]:
-                centre = torch.linalg.vecdot(grad_z[:, c], x).sum()
+                centre = torch.linalg.vecdot(grad_z[:, :, c], x).sum()
                 parts = []
                 for d in dilations:
                     total = centre
@@ -115,7 +114,7 @@ class _FusedMultiDilated(torch.autograd.Function):
                         if k == c:
                             continue
                         dst, src = _shift_pairs(length, (k - c) * d)
-                        total = total + torch.linalg.vecdot(grad_z[:, k, :, dst], x[..., src]).sum()
+                        total = total + torch.linalg.vecdot(grad_z[:, :, k, dst], x[..., src]).sum()
                     parts.append(total)
                 grad_alpha = torch.stack(parts)
         return grad_x, grad_w, grad_alpha, None
@@ -195,7 +194,7 @@ class MultiDilatedConv1d(nn.Module):
         return out
 
     def _fused(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        weight = self.weight.to(x.dtype).transpose(1, 2).reshape(self.out_channels, -1)  # (O, K*C), tap-major
+        weight = self.weight.to(x.dtype).reshape(self.out_channels, -1)  # (O, C*K): a view, no copy
         out = _FusedMultiDilated.apply(x, weight, alpha, self.dilations)
         if self.bias is not None:
             out = out + (self.bias.to(x.dtype) * alpha.sum()).unsqueeze(-1)
