@@ -360,3 +360,15 @@ def test_beats_random_search(seed):
     evo = best(EvolutionSampler(space, population_size=20, sample_size=5, max_mutations=3, anneal_rounds=50, seed=seed))
     rnd = best(optuna.samplers.RandomSampler(seed=seed))
     assert evo > rnd, (evo, rnd)
+
+
+def test_trials_without_parameters_are_not_parents():
+    """Refined structures added by `g2l-optimize refine` (no params) never enter the population."""
+    space = SearchSpace(StructureSpec.mstcn(num_stages=1, num_layers=3), [Dilations(k=2, T=3)])
+    sampler = EvolutionSampler(space, population_size=3, sample_size=2, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: float(space.suggest(t).receptive_field(0)), n_trials=4)
+    study.add_trial(optuna.trial.create_trial(value=1e9, params={}, distributions={}))
+    assert all(t.params for t in sampler.population(study))
+    study.optimize(lambda t: float(space.suggest(t).receptive_field(0)), n_trials=3)
+    assert len(study.trials) == 8
