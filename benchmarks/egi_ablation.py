@@ -36,7 +36,7 @@ BASE = StructureSpec.mstcn(num_stages=2, num_layers=6, channels=16)
 def test_metrics(structure: StructureSpec, data: ActionSegmentationDataset, train, test, epochs: int) -> dict:
     model = build_model(structure, train[0].features.shape[0], data.num_classes, seed=0)
     Trainer(epochs=epochs, batch_size=2, lr=1e-3, seed=0, progress=False).fit(model, train)
-    return evaluate_videos(model, test, bg_labels=[data.class_index["background"]])
+    return evaluate_videos(model, test, bg_labels=data.bg_labels)
 
 
 def run_seed(

@@ -34,7 +34,3 @@ def open_dataset(
         sample_rate=args.sample_rate if args.sample_rate is not None else sample_rate,
         bg_classes=tuple(args.bg_class) if args.bg_class else bg_classes,
     )
-
-
-def bg_labels(ds: ActionSegmentationDataset) -> list[int]:
-    return [ds.class_index[name] for name in ds.bg_classes if name in ds.class_index]

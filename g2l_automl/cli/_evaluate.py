@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from g2l_automl._files import write_json_atomic
-from g2l_automl.cli._common import add_data_arguments, add_device_argument, bg_labels, open_dataset
+from g2l_automl.cli._common import add_data_arguments, add_device_argument, open_dataset
 from g2l_automl.errors import CheckpointError
 from g2l_automl.metrics import format_table
 from g2l_automl.training import evaluate_videos, load_checkpoint, resolve_device
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     dim = videos[0].features.shape[0]
     if dim != model.input_dim:
         raise CheckpointError(f"{args.checkpoint}: model expects {model.input_dim}-dim features, {ds.root} has {dim}")
-    metrics = evaluate_videos(model, videos, bg_labels(ds), device=device, batch_size=args.batch_size)
+    metrics = evaluate_videos(model, videos, ds.bg_labels, device=device, batch_size=args.batch_size)
     out = (
         Path(args.out) if args.out else Path(args.checkpoint).with_name(f"metrics_{args.subset}_split{args.split}.json")
     )

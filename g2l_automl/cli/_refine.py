@@ -14,8 +14,8 @@ from g2l_automl.egi import METHODS, NORMALIZATIONS, ROUNDINGS
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import format_table
 from g2l_automl.samplers import sort_best_first
-from g2l_automl.search import build_objective, load_study, make_local_search, refine_structure, refine_study
-from g2l_automl.structure import StructureSpec, load_structure, to_g2l_config
+from g2l_automl.search import build_objective, format_dilations, load_study, make_local_search, refine_study
+from g2l_automl.structure import StructureSpec, load_structure, save_structure
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -80,18 +80,18 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         for trial in refined:
             write_json_atomic(out / f"refined_trial{trial.number}.json", trial.user_attrs["structure"])
-        write_json_atomic(out / "refined_best.json", spec.to_dict())
-        write_json_atomic(out / "refined_best_g2l_config.json", to_g2l_config(spec, {"study": args.study_name}))
+        save_structure(spec, out / "refined_best.json")
+        save_structure(spec, out / "refined_best_g2l_config.json", format="g2l", settings={"study": args.study_name})
         print(f"saved {out / 'refined_best.json'} (train it with: g2l-optimize train --structure ...)")
     return 0
 
 
 def _refine_file(args: argparse.Namespace, search, objective) -> int:  # noqa: ANN001
     start = load_structure(args.structure)
-    result, metrics, n_params, seconds = refine_structure(start, objective, search)
+    result, metrics, n_params, seconds = objective.refine_structure(start, search)
     out = Path(args.out)
-    write_json_atomic(out / "refined.json", result.structure.to_dict())
-    write_json_atomic(out / "refined_g2l_config.json", to_g2l_config(result.structure, {"method": search.method}))
+    save_structure(result.structure, out / "refined.json")
+    save_structure(result.structure, out / "refined_g2l_config.json", format="g2l", settings={"method": search.method})
     write_json_atomic(
         out / "refine.json",
         {
@@ -104,7 +104,7 @@ def _refine_file(args: argparse.Namespace, search, objective) -> int:  # noqa: A
         },
     )
     for step in result.trajectory:
-        print(f"epoch {step['epoch']:3d}: " + " | ".join(" ".join(map(str, stage)) for stage in step["dilations"]))
+        print(f"epoch {step['epoch']:3d}: " + format_dilations(step["dilations"]))
     print(format_table(metrics))
     print(f"saved {out / 'refined.json'}")
     return 0

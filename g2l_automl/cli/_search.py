@@ -7,13 +7,12 @@ from pathlib import Path
 
 import optuna
 
-from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config import load_config
 from g2l_automl.pruners import PRUNERS
 from g2l_automl.samplers import SAMPLERS
 from g2l_automl.search import best_summary, run_search
-from g2l_automl.structure import StructureSpec, to_g2l_config
+from g2l_automl.structure import StructureSpec, save_structure
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -75,6 +74,6 @@ def _save_best(study: optuna.Study, out: Path, study_name: str) -> None:
             continue
         spec = StructureSpec.from_dict(trial.user_attrs["structure"])
         suffix = "" if single else f"_trial{trial.number}"
-        write_json_atomic(out / f"best_structure{suffix}.json", spec.to_dict())
-        write_json_atomic(out / f"best_g2l_config{suffix}.json", to_g2l_config(spec, {"study": study_name}))
+        save_structure(spec, out / f"best_structure{suffix}.json")
+        save_structure(spec, out / f"best_g2l_config{suffix}.json", format="g2l", settings={"study": study_name})
         print(f"saved {out / f'best_structure{suffix}.json'} and {out / f'best_g2l_config{suffix}.json'}")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from g2l_automl._files import write_json_atomic
-from g2l_automl.cli._common import add_data_arguments, add_device_argument, bg_labels, open_dataset
+from g2l_automl.cli._common import add_data_arguments, add_device_argument, open_dataset
 from g2l_automl.metrics import format_table
 from g2l_automl.models import build_model
 from g2l_automl.structure import StructureSpec, load_structure, save_structure
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
             line += f"  val F1@10 {logs['val']['F1@10']:5.1f}  val acc {logs['val']['Acc']:5.1f}"
         print(line + f"  ({logs['seconds']:.1f}s)", flush=True)
 
-    history = trainer.fit(model, train, val, callback=report, bg_labels=bg_labels(ds))
-    metrics = evaluate_videos(model, test, bg_labels(ds), device=device, batch_size=args.batch_size)
+    history = trainer.fit(model, train, val, callback=report, bg_labels=ds.bg_labels)
+    metrics = evaluate_videos(model, test, ds.bg_labels, device=device, batch_size=args.batch_size)
     out = Path(args.out)
     save_checkpoint(
         out / "model.pt",

@@ -119,6 +119,11 @@ class ActionSegmentationDataset:
         return len(self.class_names)
 
     @property
+    def bg_labels(self) -> list[int]:
+        """Class indices of :attr:`bg_classes` that the mapping has (what the segmental metrics skip)."""
+        return [self.class_index[name] for name in self.bg_classes if name in self.class_index]
+
+    @property
     def folds(self) -> list[int]:
         """Split numbers that have both a train and a test bundle."""
         found = []

@@ -205,21 +205,5 @@ class EGILocalSearch:
 
 
 def replace_trainer(trainer: Trainer, **changes: Any) -> Trainer:
-    """A copy of ``trainer`` with some settings changed."""
-    settings = {
-        k: getattr(trainer, k)
-        for k in (
-            "epochs",
-            "batch_size",
-            "lr",
-            "smoothing_weight",
-            "tau",
-            "device",
-            "amp",
-            "seed",
-            "progress",
-            "eval_every",
-        )
-    }
-    settings.update(changes)
-    return Trainer(**settings)
+    """A copy of ``trainer`` with some settings changed (a Trainer keeps exactly its constructor arguments)."""
+    return Trainer(**{**vars(trainer), **changes})

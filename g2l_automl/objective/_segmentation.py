@@ -11,7 +11,7 @@ from typing import Any
 import optuna
 
 from g2l_automl.data import ActionSegmentationDataset, Video
-from g2l_automl.egi import EGILocalSearch
+from g2l_automl.egi import EGILocalSearch, LocalSearchResult
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES
 from g2l_automl.models import build_model
@@ -115,9 +115,6 @@ class SegmentationObjective:
                 self._videos = (self.dataset.load(train), self.dataset.load(val))
             return self._videos
 
-    def bg_labels(self) -> list[int]:
-        return [self.dataset.class_index[c] for c in self.dataset.bg_classes if c in self.dataset.class_index]
-
     def score(
         self, structure: StructureSpec, callback: Callable[[int, dict[str, Any]], None] | None = None
     ) -> tuple[dict[str, float], int, float]:
@@ -126,7 +123,7 @@ class SegmentationObjective:
         train, val = self.videos()
         model = build_model(structure, train[0].features.shape[0], self.dataset.num_classes, seed=self.model_seed)
         n_params = sum(p.numel() for p in model.parameters())
-        history = self.trainer.fit(model, train, val, callback=callback, bg_labels=self.bg_labels())
+        history = self.trainer.fit(model, train, val, callback=callback, bg_labels=self.dataset.bg_labels)
         return dict(history[-1]["val"]), n_params, round(sum(h["seconds"] for h in history), 3)
 
     def values(self, metrics: dict[str, float], n_params: int) -> float | tuple[float, ...]:
@@ -164,16 +161,23 @@ class SegmentationObjective:
         trial.set_user_attr("train_seconds", seconds)
         return self.values(metrics, n_params)
 
+    def refine_structure(
+        self, structure: StructureSpec, search: EGILocalSearch
+    ) -> tuple[LocalSearchResult, dict[str, float], int, float]:
+        """Local search from ``structure`` on the train part, then the refined structure trained and scored as a
+        search candidate is: ``(search result, validation metrics, parameter count, training seconds)``."""
+        train, _ = self.videos()
+        result = search.run(structure, train, num_classes=self.dataset.num_classes, bg_labels=self.dataset.bg_labels)
+        return (result, *self.score(result.structure))
+
     def _refine(
         self, trial: optuna.Trial, structure: StructureSpec, seconds: float
     ) -> tuple[dict[str, float], int, float, StructureSpec]:
         """In-trial EGI refinement of a trial that survived pruning: the trial's value becomes the refined one's."""
-        train, _ = self.videos()
         assert self.refine is not None
-        result = self.refine.run(structure, train, num_classes=self.dataset.num_classes, bg_labels=self.bg_labels())
+        result, metrics, n_params, more = self.refine_structure(structure, self.refine)
         trial.set_user_attr("refined_structure", result.structure.to_dict())
         trial.set_user_attr("trajectory", result.trajectory)
         trial.set_user_attr("method", self.refine.method)
-        metrics, n_params, more = self.score(result.structure)
         search_seconds = sum(h["seconds"] for h in result.history)
         return metrics, n_params, round(seconds + search_seconds + more, 3), result.structure

@@ -73,8 +73,9 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         self._init_genome(space, seed, independent_sampler)
 
     # -- populations ---------------------------------------------------------------------------------------
-    def _survivors(self, study: Study, generation: int) -> list[FrozenTrial]:
-        """Parents of ``generation``: iterate elitist survival from generation 1, from one read of the storage."""
+    def select_parent(self, study: Study, generation: int) -> list[FrozenTrial]:
+        """Top ``population_size`` of the previous generation and its parents (Alg. 1's survival step), iterated
+        from generation 1 over one read of the storage."""
         key = self._get_generation_key()
         by_generation: dict[int, list[FrozenTrial]] = {}
         for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True):
@@ -86,10 +87,6 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
             pool = {t._trial_id: t for t in parents + by_generation.get(g - 1, [])}
             parents = sort_best_first(study, list(pool.values()))[: self.population_size]
         return parents
-
-    def select_parent(self, study: Study, generation: int) -> list[FrozenTrial]:
-        """Top ``population_size`` of the previous generation and its parents (Alg. 1's survival step)."""
-        return self._survivors(study, generation)
 
     def get_parent_population(self, study: Study, generation: int) -> list[FrozenTrial]:
         """Recomputed from storage on every call (the base class caches the first writer's view, which misses

@@ -1,18 +1,25 @@
 """Running searches against Optuna storage: opening studies, one worker's loop, summaries."""
 
-from g2l_automl.search._refine import pick_trials, refine_structure, refine_study
-from g2l_automl.search._run import best_summary, build_objective, describe, make_local_search, run_search
+from g2l_automl.search._refine import pick_trials, refine_study
+from g2l_automl.search._run import (
+    best_summary,
+    build_objective,
+    describe,
+    format_dilations,
+    make_local_search,
+    run_search,
+)
 from g2l_automl.search._storage import load_study, open_storage
 
 __all__ = [
     "best_summary",
     "build_objective",
     "describe",
+    "format_dilations",
     "load_study",
     "make_local_search",
     "open_storage",
     "pick_trials",
-    "refine_structure",
     "refine_study",
     "run_search",
 ]

@@ -8,10 +8,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from g2l_automl.egi import EGILocalSearch, LocalSearchResult
+from g2l_automl.egi import EGILocalSearch
 from g2l_automl.errors import G2LError
 from g2l_automl.objective import SegmentationObjective
 from g2l_automl.samplers import sort_best_first
+from g2l_automl.search._run import format_dilations
 from g2l_automl.structure import StructureSpec
 
 
@@ -54,16 +55,6 @@ def already_refined(study: optuna.Study, number: int, method: str) -> FrozenTria
     return None
 
 
-def refine_structure(
-    structure: StructureSpec, objective: SegmentationObjective, search: EGILocalSearch
-) -> tuple[LocalSearchResult, dict[str, float], int, float]:
-    """Local search from ``structure``, then the refined structure trained and scored as a search trial is."""
-    train, _ = objective.videos()
-    result = search.run(structure, train, num_classes=objective.dataset.num_classes, bg_labels=objective.bg_labels())
-    metrics, n_params, seconds = objective.score(result.structure)
-    return result, metrics, n_params, seconds
-
-
 def refine_study(
     study: optuna.Study,
     objective: SegmentationObjective,
@@ -84,7 +75,7 @@ def refine_study(
             continue
         start = _structure_of(trial)
         log(f"trial {trial.number} (value {', '.join(f'{v:.2f}' for v in trial.values)}): {search.method} ...")
-        result, metrics, n_params, seconds = refine_structure(start, objective, search)
+        result, metrics, n_params, seconds = objective.refine_structure(start, search)
         values = objective.values(metrics, n_params)
         values = [values] if isinstance(values, float) else list(values)
         frozen = optuna.trial.create_trial(
@@ -107,7 +98,7 @@ def refine_study(
         added = study.get_trials(deepcopy=False)[-1]
         log(
             f"  -> trial {added.number}: value {', '.join(f'{v:.2f}' for v in values)}, dilations "
-            + " | ".join(" ".join(str(d) for d in stage) for stage in result.structure.dilations())
+            + format_dilations(result.structure.dilations())
         )
         out.append(added)
     return out

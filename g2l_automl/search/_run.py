@@ -79,6 +79,11 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
     )
 
 
+def format_dilations(dilations: list[list[Any]]) -> str:
+    """``1 2 4 | 1 2 4``: one group per stage."""
+    return " | ".join(" ".join(str(d) for d in stage) for stage in dilations)
+
+
 def describe(trial: FrozenTrial) -> str:
     """One line per trial: number, state, values, key metrics and the dilations of each stage."""
     if trial.state == TrialState.COMPLETE:
@@ -91,7 +96,7 @@ def describe(trial: FrozenTrial) -> str:
     line = f"trial {trial.number:4d}  {status}"
     if "structure" in trial.user_attrs:
         spec = StructureSpec.from_dict(trial.user_attrs["structure"])
-        line += "  dilations " + " | ".join(" ".join(str(x) for x in stage) for stage in spec.dilations())
+        line += "  dilations " + format_dilations(spec.dilations())
     if "train_seconds" in trial.user_attrs:
         line += f"  ({trial.user_attrs['train_seconds']:.1f}s)"
     return line

@@ -7,6 +7,7 @@ widths, EvaNet temporal kernel lengths, op types and stage depths.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,7 @@ def _candidates(values: Any, where: str, check: Any) -> tuple[Any, ...]:
     return out
 
 
-class Dimension:
+class Dimension(abc.ABC):
     """Base class: a dimension applies to some stages (None: all) and yields genes for a template structure."""
 
     def __init__(self, stages: Sequence[int] | None = None) -> None:
@@ -69,9 +70,9 @@ class Dimension:
                 raise SpaceError(f"{type(self).__name__}.stages: stage {s} does not exist (the structure has {n})")
         return sorted(set(self.stages))
 
+    @abc.abstractmethod
     def genes(self, template: StructureSpec, dual_capable: set[tuple[int, int]]) -> list[Gene]:
         """Genes of this dimension; ``dual_capable`` holds the (stage, layer) that can be ``dual_conv``."""
-        raise NotImplementedError
 
 
 class Dilations(Dimension):

@@ -32,6 +32,18 @@ def _template(base: StructureSpec, depths: Sequence[Dimension]) -> StructureSpec
     return replace(base, stages=tuple(stages))
 
 
+def _read_gene(spec: StructureSpec, gene: Gene) -> Any:
+    """The value of ``gene`` in ``spec``; None for a layer the stage does not have or an unset ``dilation2``."""
+    stage = spec.stages[gene.stage]
+    if gene.field == "num_layers":
+        return len(stage.layers)
+    if gene.layer is None:
+        return stage.layers[0].channels
+    if gene.layer >= len(stage.layers):
+        return None
+    return getattr(stage.layers[gene.layer], gene.field)
+
+
 class SearchSpace:
     """Dimensions applied to a base structure; compiles to Optuna distributions, NNI JSON and G2L configs.
 
@@ -178,13 +190,9 @@ class SearchSpace:
         """The template structure's value of every gene whose candidates include it (dormant layers included)."""
         out = {}
         for gene in self.genes:
-            stage = self.template.stages[gene.stage]
-            if gene.field == "num_layers":
-                value: Any = len(self.base.stages[gene.stage].layers)
-            elif gene.layer is None:
-                value = stage.layers[0].channels
-            else:
-                value = getattr(stage.layers[gene.layer], gene.field)
+            # the template is extended to the deepest candidate; the default depth is the base structure's
+            spec = self.base if gene.field == "num_layers" else self.template
+            value = _read_gene(spec, gene)
             if value in gene.choices:
                 out[gene.name] = value
         return out
@@ -233,17 +241,9 @@ class SearchSpace:
             raise SpaceError(f"structure has {len(spec.stages)} stages, the space {len(self.template.stages)}")
         params: dict[str, Any] = {}
         for gene in self.genes:
-            stage = spec.stages[gene.stage]
-            if gene.field == "num_layers":
-                value: Any = len(stage.layers)
-            elif gene.layer is None:
-                value = stage.layers[0].channels
-            elif gene.layer >= len(stage.layers):
+            value = _read_gene(spec, gene)
+            if value is None:  # a layer beyond the structure's depth, or dilation2 of a plain conv layer
                 continue
-            else:
-                value = getattr(stage.layers[gene.layer], gene.field)
-                if value is None:  # dilation2 of a plain conv layer
-                    continue
             if value not in gene.choices:
                 raise SpaceError(f"{gene.name}: the structure's value {value!r} is not in {list(gene.choices)}")
             params[gene.name] = value

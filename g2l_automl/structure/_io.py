@@ -140,12 +140,18 @@ def to_g2l_config(spec: StructureSpec, settings: Mapping[str, Any] | None = None
     return {"global": dict(settings or {}), "model": model}
 
 
-def save_structure(spec: StructureSpec, path: str | os.PathLike[str], format: str = "json") -> None:
-    """Write ``spec`` to ``path`` as our JSON (``format="json"``) or as a G2L config (``format="g2l"``)."""
+def save_structure(
+    spec: StructureSpec,
+    path: str | os.PathLike[str],
+    format: str = "json",
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``spec`` to ``path`` as our JSON (``format="json"``) or as a G2L config (``format="g2l"``, with
+    ``settings`` as its ``global`` section)."""
     if format == "json":
         data = spec.to_dict()
     elif format == "g2l":
-        data = to_g2l_config(spec)
+        data = to_g2l_config(spec, settings)
     else:
         raise StructureError(f"format: unknown structure format {format!r} (choose json or g2l)")
     write_json_atomic(path, data)
