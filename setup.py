@@ -21,6 +21,8 @@ setup(
         "scipy>=1.10",  # Optuna's GPSampler
         "cmaes>=0.10",  # Optuna's CmaEsSampler
         "plotly>=5",  # optuna.visualization
+        "nni==3.0",  # the last release (upstream is archived); g2l_automl.nni works around its known bugs
+        "setuptools<82",  # nnictl imports pkg_resources, which setuptools 82 removed
     ],
     extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
     entry_points={"console_scripts": ["g2l-optimize=g2l_automl.cli:main"]},

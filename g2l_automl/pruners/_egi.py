@@ -10,6 +10,25 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 
+def cannot_make_top(value: float, others: Iterable[float], population_size: int, maximize: bool = True) -> bool:
+    """Whether at least ``population_size`` of ``others`` are strictly better than ``value``: the genetic search's
+    top-M survival rule, shared by :class:`EGIPruner` and the NNI ``EGIAssessor``.
+
+    Example:
+        >>> cannot_make_top(50.0, [60.0, 70.0, 40.0], population_size=2)
+        True
+        >>> cannot_make_top(50.0, [60.0, 50.0, 40.0], population_size=2)
+        False
+    """
+    better = 0
+    for theirs in others:
+        if (theirs > value) if maximize else (theirs < value):
+            better += 1
+            if better >= population_size:
+                return True
+    return False
+
+
 class EGIPruner(BasePruner):
     """Prune a trial whose intermediate value at a checkpoint step cannot make the top ``population_size`` of the
     trials that reached that step (at least ``population_size`` of them are strictly better), the survival rule
@@ -52,16 +71,11 @@ class EGIPruner(BasePruner):
         step = trial.last_step
         if step is None or (self.checkpoints is not None and step not in self.checkpoints):
             return False
-        value = trial.intermediate_values[step]
-        maximize = study.direction == StudyDirection.MAXIMIZE
-        better = 0
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-        for other in study.get_trials(deepcopy=False, states=states):
-            if other.number == trial.number or step not in other.intermediate_values:
-                continue
-            theirs = other.intermediate_values[step]
-            if (theirs > value) if maximize else (theirs < value):
-                better += 1
-                if better >= self.population_size:
-                    return True
-        return False
+        others = (
+            other.intermediate_values[step]
+            for other in study.get_trials(deepcopy=False, states=states)
+            if other.number != trial.number and step in other.intermediate_values
+        )
+        maximize = study.direction == StudyDirection.MAXIMIZE
+        return cannot_make_top(trial.intermediate_values[step], others, self.population_size, maximize)

@@ -100,6 +100,32 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
             study._storage.set_study_system_attr(study._study_id, cache_key, ids)
         return parents
 
+    def _generation_counts(self, study: Study) -> tuple[int, dict[int, int], dict[int, int]]:
+        """(the generation a new trial joins, COMPLETE and RUNNING members per generation); the rule of
+        ``BaseGASampler.get_trial_generation``."""
+        key = self._get_generation_key()
+        complete: dict[int, int] = {}
+        running: dict[int, int] = {}
+        for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=False):
+            g = t.system_attrs.get(key)
+            if g is not None:
+                counts = complete if t.state == TrialState.COMPLETE else running
+                counts[g] = counts.get(g, 0) + 1
+        latest = max(complete, default=0)
+        target = latest if complete.get(latest, 0) < self.population_size else latest + 1
+        return target, complete, running
+
+    def next_generation(self, study: Study) -> int:
+        """The generation a trial created now joins."""
+        return self._generation_counts(study)[0]
+
+    def open_slots(self, study: Study) -> int:
+        """How many trials can start now without overshooting the generation a new trial would join: M minus
+        that generation's COMPLETE and RUNNING members (what a front end that can defer work, such as the NNI
+        tuner, waits on)."""
+        target, complete, running = self._generation_counts(study)
+        return max(self.population_size - complete.get(target, 0) - running.get(target, 0), 0)
+
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         # Assign the generation now: a trial whose parameters are all enqueued never calls sample_relative.
         self.get_trial_generation(study, trial)

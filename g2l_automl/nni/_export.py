@@ -1,0 +1,102 @@
+"""An NNI experiment's results, each paired with the parameters its trial really ran with, as Optuna trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from g2l_automl.errors import G2LError
+from g2l_automl.nni._experiment import TrialRecord, profile, trial_records
+from g2l_automl.nni._protocol import ID_KEY, default_value, echoed_id
+from g2l_automl.nni._space import distributions_from_nni
+from g2l_automl.spaces import SearchSpace
+
+_STOPPED = ("USER_CANCELED", "EARLY_STOPPED")
+
+
+def _check_pairing(rec: TrialRecord) -> None:
+    """Every metric a job reported must echo the id of the parameters the job itself recorded."""
+    for metric in [*rec.intermediate, *([rec.final] if rec.final is not None else [])]:
+        echoed = echoed_id(metric)
+        if echoed is not None and rec.g2l_id is not None and echoed != rec.g2l_id:
+            raise G2LError(f"trial job {rec.job}: metric echoes {ID_KEY}={echoed} but the job ran {rec.g2l_id}")
+
+
+def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[FrozenTrial]:
+    """One Optuna trial per finished job that recorded its parameters (jobs of other trial commands have no
+    record and are skipped): COMPLETE with a usable final ``default``, else PRUNED when stopped by the assessor
+    and FAIL otherwise; intermediate defaults as intermediate values; all numeric metrics, the NNI ids and (with
+    ``space``) the structure as user attrs."""
+    distributions: dict[str, BaseDistribution] = (
+        space.distributions() if space is not None else distributions_from_nni(profile(path)["searchSpace"])
+    )
+    out = []
+    for rec in trial_records(path):
+        if rec.parameters is None or rec.status is None:
+            continue
+        _check_pairing(rec)
+        unknown = sorted(set(rec.parameters) - set(distributions))
+        if unknown:
+            raise G2LError(f"trial job {rec.job}: parameters {unknown} are not in the search space")
+        value, _why = default_value(rec.final)
+        # a job stopped by the assessor after its final report still has a whole result, as the tuner saw
+        if value is not None:
+            state = TrialState.COMPLETE
+        else:
+            state = TrialState.PRUNED if rec.status in _STOPPED else TrialState.FAIL
+        steps = {i + 1: v for i, m in enumerate(rec.intermediate) if (v := default_value(m)[0]) is not None}
+        attrs: dict[str, Any] = {
+            "nni_trial_job_id": rec.job,
+            "nni_parameter_id": rec.parameter_id,
+            "nni_status": rec.status,
+            "g2l_id": rec.g2l_id,
+        }
+        if isinstance(rec.final, dict):
+            attrs["metrics"] = {
+                k: v for k, v in rec.final.items() if k not in ("default", ID_KEY) and isinstance(v, (int, float))
+            }
+            if rec.final.get("error"):
+                attrs["error"] = rec.final["error"]
+        if space is not None:
+            attrs["structure"] = space.to_structure(rec.parameters).to_dict()
+        out.append(
+            create_trial(
+                state=state,
+                value=value if state == TrialState.COMPLETE else None,
+                params=rec.parameters,
+                distributions={k: distributions[k] for k in rec.parameters},
+                intermediate_values=steps,
+                user_attrs=attrs,
+            )
+        )
+    return out
+
+
+def export_to_study(
+    trials: list[FrozenTrial], storage: str, study_name: str, direction: str = "maximize"
+) -> optuna.Study:
+    """A new study holding ``trials``; an existing study of that name is refused, and a failed copy removed."""
+    from g2l_automl.search import open_storage
+
+    backend = (
+        open_storage(storage)
+        if "://" in storage
+        else optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    )
+    try:
+        optuna.load_study(study_name=study_name, storage=backend)
+    except KeyError:
+        pass
+    else:
+        raise G2LError(f"study {study_name!r} already exists in {storage}; choose another --study-name")
+    study = optuna.create_study(storage=backend, study_name=study_name, direction=direction)
+    try:
+        study.add_trials(trials)
+    except Exception:
+        optuna.delete_study(study_name=study_name, storage=backend)
+        raise
+    return study
