@@ -200,3 +200,35 @@ def test_nni_space_matches_the_committed_files(tmp_path, capsys):
         assert committed == load_config(STUDIES / f"{name}.yaml").space.to_nni()
     assert main(["nni-space", "--config", CONFIG, "--out", str(tmp_path / "s.json")]) == 0
     assert json.loads((tmp_path / "s.json").read_text()) == load_config(CONFIG).space.to_nni()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (STUDIES / "nni").glob("synthetic-*.yml")))
+def test_committed_experiment_configs_are_valid_and_consistent(name):
+    import shlex
+
+    import yaml
+    from nni.experiment.config import ExperimentConfig
+
+    path = STUDIES / "nni" / name
+    ExperimentConfig.load(str(path)).validate()  # NNI's own schema check
+    raw = yaml.safe_load(path.read_text())
+    command = shlex.split(raw["trialCommand"])
+    config = command[command.index("--config") + 1]
+    assert raw["tuner"]["classArgs"]["config"] == config
+    space = json.loads((path.parent / raw["searchSpaceFile"]).read_text())
+    assert space == load_config(STUDIES.parent / config).space.to_nni()
+    options = load_config(STUDIES.parent / config).samplers
+    sampler = "evolution" if "Evolution" in str(raw["tuner"]) else "g2l"
+    assert raw["tuner"]["classArgs"]["population_size"] == options[sampler]["population_size"]
+
+
+def test_algorithm_meta_file_names_importable_classes():
+    import importlib
+
+    import yaml
+
+    meta = yaml.safe_load((STUDIES / "nni" / "algorithms.yml").read_text())["algorithms"]
+    assert {m["builtinName"] for m in meta} == {"G2LGenetic", "G2LEvolution", "EGIAssessor"}
+    for m in meta:
+        module, cls = m["className"].rsplit(".", 1)
+        assert hasattr(importlib.import_module(module), cls)
