@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from g2l_automl.cli import _evaluate, _make_synthetic, _nni_export, _nni_space, _refine, _search, _train
+from g2l_automl.cli import _evaluate, _make_synthetic, _nni_export, _nni_space, _refine, _report, _search, _train
 from g2l_automl.errors import G2LError
 
 _COMMANDS = {
@@ -15,6 +15,7 @@ _COMMANDS = {
     "evaluate": _evaluate,
     "search": _search,
     "refine": _refine,
+    "report": _report,
     "nni-space": _nni_space,
     "nni-export": _nni_export,
 }

@@ -1,5 +1,7 @@
-"""Search objectives: train a candidate structure for a few epochs and score it on a validation split."""
+"""Search objectives: train a candidate structure for a few epochs and score it on a validation split, or a cheap
+deterministic proxy for fast comparisons."""
 
+from g2l_automl.objective._proxy import ProxyObjective
 from g2l_automl.objective._segmentation import EXTRA_METRICS, SegmentationObjective
 
-__all__ = ["EXTRA_METRICS", "SegmentationObjective"]
+__all__ = ["EXTRA_METRICS", "ProxyObjective", "SegmentationObjective"]

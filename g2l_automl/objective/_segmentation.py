@@ -49,6 +49,7 @@ class SegmentationObjective:
         refine: an :class:`~g2l_automl.egi.EGILocalSearch`: trials that survive pruning are refined in the trial;
             the value is then the refined structure's (user attrs ``refined_structure``, ``trajectory``,
             ``unrefined_metrics``).
+        encoding: how genes are asked for, ``categorical`` or ``index`` (integers, e.g. for CMA-ES).
 
     Example:
         >>> import optuna, tempfile
@@ -78,6 +79,7 @@ class SegmentationObjective:
         report: str = "F1@10",
         model_seed: int = 0,
         refine: EGILocalSearch | None = None,
+        encoding: str = "categorical",
     ) -> None:
         known = METRIC_NAMES + EXTRA_METRICS
         self.metrics = (metric,) if isinstance(metric, str) else tuple(metric)
@@ -102,6 +104,7 @@ class SegmentationObjective:
         self.report = report
         self.model_seed = model_seed
         self.refine = refine
+        self.encoding = encoding
         self._videos: tuple[list[Video], list[Video]] | None = None
         self._lock = threading.Lock()
 
@@ -133,7 +136,7 @@ class SegmentationObjective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         self.videos()
-        structure = self.space.suggest(trial)
+        structure = self.space.suggest(trial, self.encoding)
         trial.set_user_attr("structure", structure.to_dict())
         single = len(trial.study.directions) == 1
 

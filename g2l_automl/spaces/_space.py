@@ -166,12 +166,22 @@ class SearchSpace:
 
         return {g.name: CategoricalDistribution(g.choices) for g in self.genes}
 
-    def suggest(self, trial: optuna.Trial) -> StructureSpec:
-        """Ask ``trial`` for every active gene (in genome order) and return the structure."""
+    def suggest(self, trial: optuna.Trial, encoding: str = "categorical") -> StructureSpec:
+        """Ask ``trial`` for every active gene (in genome order) and return the structure.
+
+        ``encoding="index"`` asks for each gene's candidate index as an integer instead (``suggest_int(name, 0,
+        n - 1)``), for samplers that only search numbers, such as ``CmaEsSampler``; the candidates are ordered,
+        so neighbouring indices are neighbouring dilations, widths or kernels.
+        """
+        if encoding not in ("categorical", "index"):
+            raise SpaceError(f"encoding: must be 'categorical' or 'index', got {encoding!r}")
         values: dict[str, Any] = {}
         for gene in self.genes:
             if self.is_active(gene, values):
-                values[gene.name] = trial.suggest_categorical(gene.name, gene.choices)
+                if encoding == "index":
+                    values[gene.name] = gene.choices[trial.suggest_int(gene.name, 0, len(gene.choices) - 1)]
+                else:
+                    values[gene.name] = trial.suggest_categorical(gene.name, gene.choices)
         return self.to_structure(values)
 
     def sample(self, rng: np.random.RandomState) -> dict[str, Any]:

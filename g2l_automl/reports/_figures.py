@@ -1,0 +1,183 @@
+"""Plotly figures of structure searches: the G2L paper's Figures 4-7 in kind, and sampler comparisons."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+import plotly.graph_objects as go
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from g2l_automl.samplers import sort_best_first
+from g2l_automl.structure import StructureSpec
+
+
+def trial_structure(trial: FrozenTrial) -> StructureSpec | None:
+    """The structure a trial scored: its ``structure`` user attr (our JSON; NNI exports with ``--config`` have it
+    too), or None."""
+    data = trial.user_attrs.get("structure")
+    return StructureSpec.from_dict(data) if isinstance(data, Mapping) else None
+
+
+def _scored(study: optuna.Study) -> list[tuple[FrozenTrial, StructureSpec]]:
+    """COMPLETE single-objective trials with a structure, best first."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    ordered = sort_best_first(study, complete)
+    return [(t, s) for t in ordered if (s := trial_structure(t)) is not None]
+
+
+def dilation_pattern_figure(study: optuna.Study, top_k: int = 10) -> go.Figure:
+    """Figure 6 in kind: the dilation of every layer (columns, grouped by stage) of the ``top_k`` structures
+    (rows, best on top), coloured by log2 of the dilation."""
+    best = _scored(study)[:top_k]
+    fig = go.Figure()
+    if best:
+        spec0 = best[0][1]
+        columns = [f"s{s}.l{i}" for s, i, _ in spec0.layers()]
+        rows, text = [], []
+        for _, spec in best:
+            flat = [layer.dilation for _, _, layer in spec.layers()]
+            flat = (flat + [math.nan] * len(columns))[: len(columns)]
+            rows.append([math.log2(d) if d == d else math.nan for d in flat])
+            text.append([str(d) if d == d else "" for d in flat])
+        labels = [f"#{t.number} ({t.values[0]:.1f})" for t, _ in best]
+        fig.add_trace(
+            go.Heatmap(
+                z=rows,
+                x=columns,
+                y=labels,
+                text=text,
+                texttemplate="%{text}",
+                colorscale="Viridis",
+                colorbar={"title": "log2 dilation"},
+                hovertemplate="%{y} %{x}: dilation %{text}<extra></extra>",
+            )
+        )
+        fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        title=f"Dilations of the top {len(best)} structures (trial number and value)", xaxis_title="stage.layer"
+    )
+    return fig
+
+
+def mean_dilation_figure(study: optuna.Study) -> go.Figure:
+    """Figure 7 in kind: the mean dilation of each stage of every scored structure against its value."""
+    scored = _scored(study)
+    fig = go.Figure()
+    num_stages = max((len(s.stages) for _, s in scored), default=0)
+    for stage in range(num_stages):
+        xs, ys, names = [], [], []
+        for trial, spec in scored:
+            if stage < len(spec.stages):
+                xs.append(float(np.mean([layer.dilation for layer in spec.stages[stage].layers])))
+                ys.append(trial.values[0])
+                names.append(f"trial {trial.number}")
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=f"stage {stage}", text=names))
+    fig.update_layout(
+        title="Mean dilation per stage against the objective value",
+        xaxis_title="mean dilation",
+        yaxis_title="objective value",
+        xaxis_type="log",
+    )
+    return fig
+
+
+def trajectory_figure(study: optuna.Study) -> go.Figure:
+    """Figure 4 in kind: every layer's dilation after each EGI update, for each refined trial (user attr
+    ``trajectory``)."""
+    fig = go.Figure()
+    for trial in study.get_trials(deepcopy=False):
+        steps = trial.user_attrs.get("trajectory")
+        if not steps:
+            continue
+        epochs = [step["epoch"] for step in steps]
+        for s, stage in enumerate(steps[0]["dilations"]):
+            for i in range(len(stage)):
+                ys = []
+                for step in steps:
+                    d = step["dilations"][s][i]
+                    ys.append(d[0] if isinstance(d, list) else d)
+                fig.add_trace(
+                    go.Scatter(
+                        x=epochs,
+                        y=ys,
+                        mode="lines+markers",
+                        name=f"trial {trial.number} s{s}.l{i}",
+                        legendgroup=f"trial {trial.number}",
+                    )
+                )
+    fig.update_layout(
+        title="EGI local search: each layer's dilation at every update",
+        xaxis_title="epoch",
+        yaxis_title="dilation",
+        yaxis_type="log",
+    )
+    return fig
+
+
+def best_so_far(study: optuna.Study, n_trials: int | None = None) -> np.ndarray:
+    """The best value after each trial in number order (NaN before the first COMPLETE one), single objective;
+    with ``n_trials`` the curve is cut or padded (with its last value) to that length."""
+    maximize = study.direction == StudyDirection.MAXIMIZE
+    best, out = math.nan, []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
+            if best != best or (t.value > best if maximize else t.value < best):
+                best = t.value
+        out.append(best)
+    if n_trials is not None:
+        out = (out + [out[-1] if out else math.nan] * n_trials)[:n_trials]
+    return np.asarray(out, dtype=float)
+
+
+def comparison_figure(curves: Mapping[str, Sequence[np.ndarray]], title: str = "Best value so far") -> go.Figure:
+    """Figure 5 in kind: per group (e.g. a sampler over several seeds), the median best-so-far curve with the
+    25-75 % band (the band is the min-max range when there are fewer than 4 runs)."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    for k, (label, runs) in enumerate(curves.items()):
+        length = min(len(r) for r in runs)
+        data = np.vstack([r[:length] for r in runs])
+        x = np.arange(1, length + 1)
+        lo, hi = (25, 75) if len(runs) >= 4 else (0, 100)
+        low, high = np.nanpercentile(data, lo, axis=0), np.nanpercentile(data, hi, axis=0)
+        colour = palette[k % len(palette)]
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([x, x[::-1]]),
+                y=np.concatenate([high, low[::-1]]),
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.2,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=label,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=np.nanmedian(data, axis=0),
+                mode="lines",
+                name=f"{label} (n={len(runs)})",
+                line={"color": colour},
+                legendgroup=label,
+            )
+        )
+    fig.update_layout(title=title, xaxis_title="trials", yaxis_title="best value (median, band: spread)")
+    return fig
+
+
+def figure_has_data(fig: go.Figure) -> bool:
+    """Whether any trace of ``fig`` holds at least one point."""
+    for trace in fig.data:
+        for key in ("z", "y", "values", "dimensions"):
+            value: Any = getattr(trace, key, None)
+            if value is not None and len(value):
+                return True
+    return False

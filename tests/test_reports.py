@@ -1,0 +1,157 @@
+"""``g2l-optimize report`` on a real small search (global + EGI refine), its figures, and optuna-dashboard."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from g2l_automl.cli import main
+from g2l_automl.reports import SECTIONS, best_so_far, comparison_figure, figure_has_data, report_figures
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / "studies" / "synthetic-tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, tiny_data):
+    """Two studies in one SQLite file: G2L (with one EGI-refined trial) and random search, 1 epoch a trial."""
+    tmp = tmp_path_factory.mktemp("report")
+    storage = f"sqlite:///{tmp / 'r.db'}"
+    for name, sampler in (("g2l", "g2l"), ("rand", "random")):
+        optuna.create_study(storage=storage, study_name=name, direction="maximize")
+        argv = [
+            "search",
+            "--storage",
+            storage,
+            "--study-name",
+            name,
+            "--config",
+            CONFIG,
+            "--data",
+            str(tiny_data),
+            "--sampler",
+            sampler,
+            "--n-trials",
+            "5",
+            "--seed",
+            "0",
+            "--device",
+            "cpu",
+        ]
+        assert main(argv) == 0
+    argv = [
+        "refine",
+        "--storage",
+        storage,
+        "--study-name",
+        "g2l",
+        "--config",
+        CONFIG,
+        "--data",
+        str(tiny_data),
+        "--top",
+        "1",
+        "--epochs",
+        "2",
+        "--interval",
+        "1",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    return tmp, storage
+
+
+def test_report_has_every_figure_with_data_and_loads_offline(searched, capsys):
+    tmp, storage = searched
+    out = tmp / "report.html"
+    assert main(["report", "--storage", storage, "--study-name", "g2l", "--study-name", "rand", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    page = out.read_text()
+    for key, title, _ in SECTIONS:
+        if key == "pareto":
+            assert f"id='{key}'" not in page  # single objective
+            continue
+        assert f"id='{key}'" in page and title in page, key
+        div = page.split(f"id='{key}'", 1)[1].split("<h2", 1)[0]
+        assert re.search(r'"(x|y|z)":(\[[^\]]|\{"dtype")', div), f"{key}: no data in the figure"
+    assert not re.search(r"<script[^>]+src=", page)  # plotly.js is inlined: no network needed
+    assert "Plotly.newPlot" in page
+    study = optuna.load_study(study_name="g2l", storage=storage)
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    for key in ("g2l-dilations", "g2l-mean_dilation", "g2l-trajectories", "g2l-comparison"):
+        assert any(k.startswith(f"dashboard:plot_data:{key}:") for k in attrs), key
+
+
+def test_figures_hold_the_study_data(searched):
+    _, storage = searched
+    study = optuna.load_study(study_name="g2l", storage=storage)
+    figures = report_figures([study], top_k=3)
+    heat = figures["dilations"].data[0]
+    assert len(heat.y) == 3 and len(heat.x) == 4  # top 3 structures x 4 layers
+    best = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: -t.value)[0]
+    first_row = [2**v for v in heat.z[0]]
+    assert first_row == [layer["dilation"] for layer in best.user_attrs["structure"]["stages"][0]["layers"]]
+    refined = [t for t in study.trials if "trajectory" in t.user_attrs]
+    assert refined and len(figures["trajectories"].data) == 4  # one line per layer of the refined trial
+    assert "comparison" not in figures
+
+
+def test_report_of_a_multi_objective_study_has_a_pareto_front(tmp_path):
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], storage=f"sqlite:///{tmp_path / 'm.db'}", study_name="mo"
+    )
+    dist = optuna.distributions.CategoricalDistribution((1, 2, 4))
+    for i, (f1, params) in enumerate([(50.0, 1000), (60.0, 2000), (55.0, 500), (40.0, 3000)]):
+        study.add_trial(create_trial(values=[f1, params], params={"d": [1, 2, 4, 1][i]}, distributions={"d": dist}))
+    figures = report_figures([study])
+    assert "pareto" in figures and figure_has_data(figures["pareto"])
+
+
+def test_best_so_far_and_comparison_bands():
+    study = optuna.create_study(direction="maximize")
+    dist = optuna.distributions.FloatDistribution(0, 1)
+    for v in (0.2, 0.1, 0.5, 0.4):
+        study.add_trial(create_trial(value=v, params={"x": v}, distributions={"x": dist}))
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"x": 0.0}, distributions={"x": dist}))
+    assert best_so_far(study).tolist() == [0.2, 0.2, 0.5, 0.5, 0.5]
+    assert best_so_far(study, 7).tolist()[-1] == 0.5 and len(best_so_far(study, 3)) == 3
+    runs = [np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 4.0]), np.array([0.0, 1.0, 5.0]), np.array([1.0, 3, 3])]
+    fig = comparison_figure({"a": runs})
+    band, median = fig.data
+    assert list(median.y) == [1.0, 2.0, 3.5]
+    assert max(band.y) <= 5.0 and min(band.y) >= 0.0
+
+
+def test_report_of_a_missing_study_is_a_clear_error(tmp_path, capsys):
+    storage = f"sqlite:///{tmp_path / 'e.db'}"
+    optuna.create_study(storage=storage, study_name="there")
+    assert main(["report", "--storage", storage, "--study-name", "nope", "--out", str(tmp_path / "r.html")]) == 2
+    assert "nope" in capsys.readouterr().err and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("script", ["compare_samplers.py", "sampler_overhead.py"])
+def test_comparison_and_overhead_benchmarks_run_tiny(script, tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks" / script), "--quick"]
+    if script == "compare_samplers.py":
+        cmd += ["--storage", str(tmp_path / "c.log"), "--figure", str(tmp_path / "c.html")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for sampler in ("g2l", "evolution", "tpe", "random", "nsga2", "cmaes", "gp"):
+        assert re.search(rf"^{sampler}\s", result.stdout, re.M), (sampler, result.stdout)
+    if script == "compare_samplers.py":
+        assert "trials to random best" in result.stdout and (tmp_path / "c.html").stat().st_size > 1e5
+        names = optuna.study.get_all_study_names(
+            optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "c.log")))
+        )
+        assert len(names) == 7 * 2  # one study per sampler and seed
+    else:
+        assert "cheaper than TPE" in result.stdout
