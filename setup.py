@@ -24,6 +24,7 @@ setup(
         "nni==3.0",  # the last release (upstream is archived); g2l_automl.nni works around its known bugs
         "setuptools<82",  # nnictl imports pkg_resources, which setuptools 82 removed
     ],
-    extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
+    # psycopg2: the PostgreSQL driver of the multi-worker tests (and of users' postgresql:// storages)
+    extras_require={"test": ["pytest>=7", "ruff>=0.4", "psycopg2-binary>=2.9"]},
     entry_points={"console_scripts": ["g2l-optimize=g2l_automl.cli:main"]},
 )

@@ -39,3 +39,32 @@ def handmade(tmp_path) -> Path:
 def tiny_data(tmp_path_factory) -> Path:
     """The tiny synthetic preset, cut to 8 videos: enough for end-to-end runs in seconds."""
     return generate(tmp_path_factory.mktemp("syn") / "tiny", "tiny", seed=0, num_videos=8)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database on 127.0.0.1: the one `.ci/run` started (G2L_TEST_POSTGRES_URL), or a throwaway
+    cluster started here with the same script (it installs Debian's postgresql when missing) and stopped after."""
+    import os
+    import socket
+    import subprocess
+    import tempfile
+
+    url = os.environ.get("G2L_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    script = Path(__file__).resolve().parents[1] / ".ci" / "postgres.sh"
+    base = tempfile.mkdtemp(prefix="g2l-pg-", dir="/tmp")
+    os.chmod(base, 0o755)  # the server runs as 'postgres' when the tests run as root
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = subprocess.run(
+        [str(script), "start", f"{base}/pg", str(port)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        yield url
+    finally:
+        subprocess.run([str(script), "stop", f"{base}/pg"], check=False)
+        subprocess.run(["rm", "-rf", base], check=False)

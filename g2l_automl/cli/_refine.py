@@ -13,6 +13,7 @@ from g2l_automl.config import load_config
 from g2l_automl.egi import METHODS, NORMALIZATIONS, ROUNDINGS
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import format_table
+from g2l_automl.objective import SegmentationObjective
 from g2l_automl.samplers import sort_best_first
 from g2l_automl.search import build_objective, format_dilations, load_study, make_local_search, refine_study
 from g2l_automl.structure import StructureSpec, load_structure, save_structure
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         normalize=args.normalize,
     )
     objective = build_objective(config, args.device)
+    if not isinstance(objective, SegmentationObjective):
+        raise G2LError(f"{args.config}: refine trains candidates; it needs objective.kind: segmentation")
     if args.structure:
         return _refine_file(args, search, objective)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 import optuna
@@ -40,12 +41,28 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         "--pruner", choices=PRUNERS, default=None, help="default: the config's pruner.name (none: no pruning)"
     )
     p.add_argument("--out", default=None, help="write best_structure.json and best_g2l_config.json here")
+    p.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=60,
+        help="RDB storage: seconds between a running trial's heartbeats; a trial silent for --grace-period is "
+        "failed and its parameters re-queued, so a killed worker loses nothing (0: off; default 60)",
+    )
+    p.add_argument("--grace-period", type=int, default=None, help="default: twice --heartbeat-interval")
+    p.add_argument("--max-retry", type=int, default=3, help="re-queues of a trial whose worker died (default 3)")
     add_device_argument(p)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (e.g. a cluster scheduler) ends the worker like Ctrl-C: Optuna fails the running trial cleanly
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, data_root=args.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    signal.signal(signal.SIGTERM, _terminate)
+    rdb = "://" in args.storage
     study = run_search(
         config,
         storage=args.storage,
@@ -57,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         seed_baseline=args.seed_baseline,
         device=args.device,
         pruner=args.pruner,
+        heartbeat_interval=args.heartbeat_interval if rdb else None,
+        grace_period=args.grace_period,
+        max_retry=args.max_retry,
     )
     print("\n" + best_summary(study))
     if args.out:

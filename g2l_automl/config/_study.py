@@ -24,7 +24,9 @@ _DATA = {
     "split_seed": 0,
 }
 _TRAINING = {"epochs": 5, "batch_size": 8, "lr": 5e-4, "seed": 0, "amp": True}
-_OBJECTIVE = {"metric": "F1@10", "report": "F1@10", "refine": False}
+#: ``kind: proxy`` replaces candidate training by :class:`~g2l_automl.objective.ProxyObjective` (no data read;
+#: for trying samplers and workers out in seconds).
+_OBJECTIVE = {"kind": "segmentation", "metric": "F1@10", "report": "F1@10", "refine": False, "proxy_seed": 0}
 _SEARCH = {"sampler": "g2l", "n_trials": 100, "timeout": None}
 #: EGI local search settings (G2L Sec. 4.1: S=3, dD=0.1 D, update every 3 epochs, 30 epochs) and refine's top-K.
 _REFINE = {
@@ -167,6 +169,10 @@ def _check_values(config: StudyConfig) -> None:
         Trainer(**{k: config.training[k] for k in ("epochs", "batch_size", "lr", "seed", "amp")})
     except G2LError as exc:
         raise ConfigError(f"{path}: training.{exc}") from None
+    if o["kind"] not in ("segmentation", "proxy"):
+        raise ConfigError(f"{path}: objective.kind: {o['kind']!r}; choose segmentation or proxy")
+    if isinstance(o["proxy_seed"], bool) or not isinstance(o["proxy_seed"], int):
+        raise ConfigError(f"{path}: objective.proxy_seed: must be an integer, got {o['proxy_seed']!r}")
     metrics = [o["metric"]] if isinstance(o["metric"], str) else o["metric"]
     known = METRIC_NAMES + EXTRA_METRICS
     if not isinstance(metrics, list) or not metrics or any(m not in known for m in metrics):

@@ -144,6 +144,9 @@ class ActionSegmentationDataset:
             raise DataError(f"{path}: the split lists no videos")
         if len(set(names)) != len(names):
             raise DataError(f"{path}: a video is listed twice")
+        for name in names:  # names become file paths under the data root: keep them there
+            if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+                raise DataError(f"{path}: video name {name!r} is not a plain file name inside the data root")
         return names
 
     def train_val_split(self, split: int = 1, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -48,5 +48,10 @@ class ProxyObjective:
             stage_gap.append(abs(math.log2(spec.receptive_field(s)) - math.log2(self.target.receptive_field(s))))
         return 100.0 - 10.0 * float(np.mean(layer_gap)) - 5.0 * float(np.mean(stage_gap))
 
+    #: What :class:`SegmentationObjective` calls its objective names: one value, higher is better.
+    metrics: tuple[str, ...] = ("proxy",)
+
     def __call__(self, trial: optuna.Trial) -> float:
-        return self.score(self.space.suggest(trial, self.encoding))
+        spec = self.space.suggest(trial, self.encoding)
+        trial.set_user_attr("structure", spec.to_dict())
+        return self.score(spec)

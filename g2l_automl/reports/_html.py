@@ -29,7 +29,7 @@ _LOG = logging.getLogger(__name__)
 SECTIONS = (
     ("history", "Optimisation history", "Each trial's value and the best so far (optuna.visualization)."),
     ("parallel", "Parallel coordinates", "Parameters of every trial, coloured by value (optuna.visualization)."),
-    ("importances", "Parameter importances", "Which genes explain the value (optuna.visualization's default evaluator)."),
+    ("importances", "Parameter importances", "Which genes explain the value (optuna.visualization)."),
     ("pareto", "Pareto front", "Multi-objective studies: the trade-off between the objectives."),
     ("dilations", "Top structures", "G2L Fig. 6 in kind: every layer's dilation of the best structures."),
     ("mean_dilation", "Mean dilation per stage", "G2L Fig. 7 in kind: receptive field size against the value."),

@@ -14,14 +14,14 @@ from g2l_automl.config import StudyConfig
 from g2l_automl.data import ActionSegmentationDataset
 from g2l_automl.egi import EGILocalSearch
 from g2l_automl.errors import G2LError
-from g2l_automl.objective import SegmentationObjective
+from g2l_automl.objective import ProxyObjective, SegmentationObjective
 from g2l_automl.pruners import make_pruner
 from g2l_automl.samplers import make_sampler
 from g2l_automl.search._storage import load_study
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
 
-_LOWER_IS_BETTER = {"params"}
+_LOWER_IS_BETTER = {"params"}  # every other metric (F1, Edit, Acc, proxy) is maximised
 
 
 def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
@@ -60,9 +60,11 @@ def make_local_search(config: StudyConfig, device: str = "auto", **changes: Any)
     return EGILocalSearch(**options, trainer=_trainer(config, device), seed=config.training["seed"])
 
 
-def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective:
-    """The config's objective on the config's dataset."""
+def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective | ProxyObjective:
+    """The config's objective on the config's dataset (or the proxy objective for ``objective.kind: proxy``)."""
     d, o = config.data, config.objective
+    if o["kind"] == "proxy":
+        return ProxyObjective(config.space, seed=o["proxy_seed"])
     dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
     trainer = _trainer(config, device)
     return SegmentationObjective(
@@ -113,25 +115,36 @@ def run_search(
     seed_baseline: bool = False,
     device: str = "auto",
     pruner: str | None = None,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int = 3,
     log: Callable[[str], Any] = print,
 ) -> optuna.Study:
     """Run trials of the config's objective against an existing study until ``n_trials`` (of this worker) or
-    ``timeout`` seconds; returns the study. Several workers may run this against one storage at once."""
+    ``timeout`` seconds; returns the study. Several workers may run this against one storage at once.
+
+    With ``heartbeat_interval`` (RDB storage only) a running trial beats every that many seconds; a worker that
+    starts a trial fails any trial whose heartbeat is older than ``grace_period`` (its worker died) and re-queues
+    its parameters, up to ``max_retry`` times, so a killed worker loses no work."""
     name = sampler or config.search["sampler"]
     sampler_obj = make_sampler(name, config.space, config.samplers.get(name), seed)
     # No pruning unless the config or --pruner asks: a pruned candidate belongs to no population.
     pruner_options = dict(config.pruner, **({"name": pruner} if pruner else {}))
     population = config.samplers.get("g2l", {}).get("population_size", 50)
-    study = load_study(storage, study_name, sampler=sampler_obj, pruner=make_pruner(pruner_options, population))
+    heartbeat = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period, "max_retry": max_retry}
+    study = load_study(
+        storage, study_name, sampler=sampler_obj, pruner=make_pruner(pruner_options, population), **heartbeat
+    )
     objective = build_objective(config, device)
     _check_directions(study, objective.metrics)
+    if isinstance(objective, SegmentationObjective):
+        objective.videos()  # read the data first, so data errors stop the worker with nothing written
     if seed_baseline:
         try:
             params = config.space.to_params(config.structure)
         except G2LError as exc:
             raise G2LError(f"--seed-baseline: the base structure is not in the search space: {exc}") from None
         study.enqueue_trial(params, user_attrs={"baseline": config.structure.name}, skip_if_exists=True)
-    objective.videos()  # read the data before the first trial, so data errors stop the worker cleanly
     n = n_trials if n_trials is not None else config.search["n_trials"]
     timeout = timeout if timeout is not None else config.search["timeout"]
     log(
