@@ -8,9 +8,10 @@ from typing import Any
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
+from g2l_automl.samplers._generations import GenerationIndex
 from g2l_automl.samplers._genome import Genome
 from g2l_automl.samplers._ranking import sort_best_first
 from g2l_automl.spaces import SearchSpace
@@ -89,17 +90,26 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
             raise ValueError(f"removal: must be 'worst' or 'oldest', got {removal!r}")
         self.removal = removal
         self._init_genome(space, seed, independent_sampler)
+        self._trials = GenerationIndex(None)
+        self._population: tuple[int, list[FrozenTrial]] = (0, [])  # (COMPLETE trials merged, population)
 
     def population(self, study: Study) -> list[FrozenTrial]:
-        """The current population (fittest first for ``worst``, newest first for ``oldest``)."""
+        """The current population (fittest first for ``worst``, newest first for ``oldest``), merged from the
+        previous one and the trials completed since, so its cost does not grow with the study."""
+        self._trials.update(study)
+        complete = self._trials.complete.get(0, [])
+        seen, population = self._population
+        if seen > len(complete):  # the index was rebuilt (another study): start over
+            seen, population = 0, []
         # trials without parameters (e.g. refined structures added by `g2l-optimize refine`) are not genomes
-        complete = [
-            t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True) if t.params
-        ]
+        pool = population + [t for t in complete[seen:] if t.params]
         if self.removal == "worst":
-            return sort_best_first(study, complete)[: self.population_size]
-        newest = sorted(complete, key=lambda t: (t.datetime_complete, t.number), reverse=True)
-        return newest[: self.population_size]
+            population = sort_best_first(study, pool)[: self.population_size]
+        else:
+            population = sorted(pool, key=lambda t: (t.datetime_complete, t.number), reverse=True)
+            population = population[: self.population_size]
+        self._population = (len(complete), population)
+        return population
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]

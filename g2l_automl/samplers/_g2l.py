@@ -7,9 +7,10 @@ from typing import Any
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseGASampler, BaseSampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
+from g2l_automl.samplers._generations import GenerationIndex
 from g2l_automl.samplers._genome import Genome, two_anchor_crossover
 from g2l_automl.samplers._ranking import selection_probabilities, sort_best_first
 from g2l_automl.spaces import SearchSpace
@@ -71,22 +72,28 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         self.mutation_prob = float(mutation_prob)
         self.max_retries = check_int(max_retries, "max_retries", 0)
         self._init_genome(space, seed, independent_sampler)
+        self._generations = GenerationIndex(self._get_generation_key())
+        self._written: dict[str, list[int]] = {}  # parent ids this process last wrote per generation
 
     # -- populations ---------------------------------------------------------------------------------------
+    def _index(self, study: Study) -> GenerationIndex:
+        self._generations.update(study)
+        return self._generations
+
+    def get_trial_generation(self, study: Study, trial: FrozenTrial) -> int:
+        """The trial's generation, assigned at first use by ``BaseGASampler``'s rule (see
+        :meth:`next_generation`) from the incremental index instead of a scan of every trial."""
+        generation = trial.system_attrs.get(self._get_generation_key())
+        if generation is not None:
+            return generation
+        generation = self.next_generation(study)
+        study._storage.set_trial_system_attr(trial._trial_id, self._get_generation_key(), generation)
+        return generation
+
     def select_parent(self, study: Study, generation: int) -> list[FrozenTrial]:
         """Top ``population_size`` of the previous generation and its parents (Alg. 1's survival step), iterated
-        from generation 1 over one read of the storage."""
-        key = self._get_generation_key()
-        by_generation: dict[int, list[FrozenTrial]] = {}
-        for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True):
-            g = t.system_attrs.get(key)
-            if g is not None and g < generation:
-                by_generation.setdefault(g, []).append(t)
-        parents: list[FrozenTrial] = []
-        for g in range(1, generation + 1):
-            pool = {t._trial_id: t for t in parents + by_generation.get(g - 1, [])}
-            parents = sort_best_first(study, list(pool.values()))[: self.population_size]
-        return parents
+        from generation 1; a generation's parents are memoised until a late trial of an older one completes."""
+        return self._index(study).parents(generation, lambda pool: sort_best_first(study, pool)[: self.population_size])
 
     def get_parent_population(self, study: Study, generation: int) -> list[FrozenTrial]:
         """Recomputed from storage on every call (the base class caches the first writer's view, which misses
@@ -96,35 +103,24 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         parents = self.select_parent(study, generation)
         cache_key = self._get_parent_cache_key_prefix() + str(generation)
         ids = [t._trial_id for t in parents]
-        if study._storage.get_study_system_attrs(study._study_id).get(cache_key) != ids:
+        if self._written.get(cache_key) != ids:
             study._storage.set_study_system_attr(study._study_id, cache_key, ids)
+            self._written[cache_key] = ids
         return parents
 
-    def _generation_counts(self, study: Study) -> tuple[int, dict[int, int], dict[int, int]]:
-        """(the generation a new trial joins, COMPLETE and RUNNING members per generation); the rule of
-        ``BaseGASampler.get_trial_generation``."""
-        key = self._get_generation_key()
-        complete: dict[int, int] = {}
-        running: dict[int, int] = {}
-        for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=False):
-            g = t.system_attrs.get(key)
-            if g is not None:
-                counts = complete if t.state == TrialState.COMPLETE else running
-                counts[g] = counts.get(g, 0) + 1
-        latest = max(complete, default=0)
-        target = latest if complete.get(latest, 0) < self.population_size else latest + 1
-        return target, complete, running
-
     def next_generation(self, study: Study) -> int:
-        """The generation a trial created now joins."""
-        return self._generation_counts(study)[0]
+        """The generation a trial created now joins: the latest generation with a COMPLETE trial, or the next one
+        once it holds ``population_size`` COMPLETE trials (``BaseGASampler``'s rule)."""
+        return self._index(study).next_generation(self.population_size)
 
     def open_slots(self, study: Study) -> int:
         """How many trials can start now without overshooting the generation a new trial would join: M minus
         that generation's COMPLETE and RUNNING members (what a front end that can defer work, such as the NNI
         tuner, waits on)."""
-        target, complete, running = self._generation_counts(study)
-        return max(self.population_size - complete.get(target, 0) - running.get(target, 0), 0)
+        index = self._index(study)
+        target = index.next_generation(self.population_size)
+        taken = len(index.complete.get(target, ())) + len(index.running.get(target, ()))
+        return max(self.population_size - taken, 0)
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         # Assign the generation now: a trial whose parameters are all enqueued never calls sample_relative.
@@ -149,12 +145,8 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         return genome.to_params(child)
 
     def _generation_keys(self, study: Study, trial: FrozenTrial, genome: Genome, generation: int) -> set[tuple]:
-        key = self._get_generation_key()
-        return {
-            genome.params_key(t.params)
-            for t in study._get_trials(deepcopy=False, use_cache=True)
-            if t.number != trial.number and t.system_attrs.get(key) == generation and t.params
-        }
+        members = self._index(study).members.get(generation, [])
+        return {genome.params_key(t.params) for t in members if t.number != trial.number and t.params}
 
     def _child(self, study: Study, genome: Genome, parents: list[FrozenTrial]) -> list[Any]:
         p = selection_probabilities(study, parents)
