@@ -65,7 +65,13 @@ def test_tiny_study_values():
     assert len(config.structure.stages) == 1 and len(config.structure.stages[0].layers) == 4
     assert config.space.gene("stage0.layer3.dilation").choices == (1, 2, 4, 8, 16, 32)
     assert config.training == {"epochs": 3, "batch_size": 2, "lr": 0.001, "seed": 0, "amp": True}
-    assert config.objective == {"metric": "F1@10", "report": "F1@10", "refine": False}
+    assert config.objective == {
+        "kind": "segmentation",
+        "metric": "F1@10",
+        "report": "F1@10",
+        "refine": False,
+        "proxy_seed": 0,
+    }
     assert config.refine["method"] == "egi" and config.refine["epochs"] == 2 and config.refine["top"] == 2
     assert config.refine["num_candidates"] == 3  # default filled in
     assert config.pruner["name"] == "none"

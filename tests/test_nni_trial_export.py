@@ -157,6 +157,11 @@ def test_nni_export_pairs_each_result_with_what_its_trial_ran(tmp_path, capsys):
     assert by_job["CCCCC"].state == TrialState.PRUNED and by_job["DDDDD"].state == TrialState.FAIL
     assert by_job["DDDDD"].user_attrs["error"] == "RuntimeError: boom"
     assert by_job["BBBBB"].user_attrs["structure"]["stages"][0]["layers"][0]["dilation"] == 2
+    # the report works on the copy (structures came with --config)
+    out = tmp_path / "report.html"
+    assert main(["report", "--storage", storage, "--study-name", "nni-EXP1", "--out", str(out), "--no-dashboard"]) == 0
+    assert "id='dilations'" in out.read_text()
+    capsys.readouterr()
     # a second copy into the same study is refused, and nothing is added
     assert main(argv) == 2
     assert "already exists" in capsys.readouterr().err
