@@ -85,9 +85,33 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, tiny_data,
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("command", [[], ["make-synthetic"], ["train"], ["evaluate"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        *(
+            [name]
+            for name in ("make-synthetic", "train", "evaluate", "search", "refine", "report", "nni-space", "nni-export")
+        ),
+    ],
+)
 def test_help_on_every_command(command):
     result = subprocess.run(
         [sys.executable, "-m", "g2l_automl.cli._main", *command, "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "usage: g2l-optimize" in result.stdout
+
+
+def test_every_command_is_in_the_help_test():
+    from g2l_automl.cli._main import _COMMANDS
+
+    assert set(_COMMANDS) == {
+        "make-synthetic",
+        "train",
+        "evaluate",
+        "search",
+        "refine",
+        "report",
+        "nni-space",
+        "nni-export",
+    }

@@ -160,7 +160,7 @@ def _wait_running(study_name: str, storage, timeout: float = 120) -> optuna.tria
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         running = optuna.load_study(study_name=study_name, storage=storage).get_trials(states=(TrialState.RUNNING,))
-        if running:
+        if running and running[0].params:  # its structure is chosen: training has begun
             return running[0]
         time.sleep(0.2)
     raise AssertionError("no trial started")
