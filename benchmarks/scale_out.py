@@ -84,7 +84,7 @@ def workers(url: str, label: str, config: Path, count: int, n: int) -> None:
         gens = f"{min(full)}-{max(full)}" if full else "-"
         print(
             f"{label:<10} {sampler:<10} {count:>7} {len(trials):>7} {count * n:>9} "
-            f"{len(set(numbers)) != len(numbers):>10} {_lost(study):>5} {gens:>11} {seconds:>8.1f}"
+            f"{len(numbers) - len(set(numbers)):>10} {_lost(study):>5} {gens:>11} {seconds:>8.1f}"
             + ("" if set(codes) == {0} else f"  exit codes {codes}")
         )
 

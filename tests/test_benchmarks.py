@@ -39,3 +39,16 @@ def test_egi_ablation_quick_prints_all_tables():
     out = _quick("egi_ablation.py")
     for row in ("T4 DARTS", "T5 2^i + EGI", "T5 random", "T6 S=4", "T7 sigmoid"):
         assert row in out
+
+
+def test_scale_out_runs_small_on_a_journal_file():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scale_out.py"), "--workers", "2", "--trials", "4"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("journal")]
+    assert [r[1] for r in rows] == ["g2l", "evolution"]
+    assert all(r[3] == r[4] == "8" and r[5] == "0" and r[6] == "0" for r in rows), result.stdout
