@@ -144,3 +144,14 @@ def test_space_from_dict_and_its_errors():
         space_from_dict(base, {"dilations": {"k": 1}})
     with pytest.raises(SpaceError, match="no dimension"):
         space_from_dict(base, {})
+
+
+def test_index_encoding_asks_for_candidate_indices():
+    space = SearchSpace(StructureSpec.mstcn(num_stages=1, num_layers=3), [Dilations(k=2, T=4)])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    spec = space.suggest(trial, encoding="index")
+    assert all(isinstance(v, int) and 0 <= v <= 4 for v in trial.params.values())
+    assert [layer.dilation for layer in spec.stages[0].layers] == [2 ** trial.params[n] for n in space.names]
+    with pytest.raises(SpaceError, match="encoding"):
+        space.suggest(study.ask(), encoding="onehot")

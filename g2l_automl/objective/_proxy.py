@@ -7,7 +7,7 @@ import math
 import numpy as np
 import optuna
 
-from g2l_automl.spaces import SearchSpace
+from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 
 
@@ -35,7 +35,7 @@ class ProxyObjective:
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0, encoding: str = "categorical") -> None:
-        self.space, self.encoding = space, encoding
+        self.space, self.encoding = space, check_encoding(encoding)
         # a PCG64 stream: the samplers' RandomState(seed) must not be able to draw the target by coincidence
         rng = np.random.default_rng(seed)
         params = {g.name: g.choices[int(rng.integers(len(g.choices)))] for g in space.genes}

@@ -15,7 +15,7 @@ from g2l_automl.egi import EGILocalSearch, LocalSearchResult
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES
 from g2l_automl.models import build_model
-from g2l_automl.spaces import SearchSpace
+from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
 
@@ -104,7 +104,7 @@ class SegmentationObjective:
         self.report = report
         self.model_seed = model_seed
         self.refine = refine
-        self.encoding = encoding
+        self.encoding = check_encoding(encoding)
         self._videos: tuple[list[Video], list[Video]] | None = None
         self._lock = threading.Lock()
 

@@ -2,9 +2,10 @@
 
 from g2l_automl.spaces._config import space_from_dict
 from g2l_automl.spaces._dimensions import Depths, Dilations, Dimension, Gene, Kernels, Ops, Widths
-from g2l_automl.spaces._space import SearchSpace
+from g2l_automl.spaces._space import ENCODINGS, SearchSpace, check_encoding
 
 __all__ = [
+    "ENCODINGS",
     "Depths",
     "Dilations",
     "Dimension",
@@ -13,5 +14,6 @@ __all__ = [
     "Ops",
     "SearchSpace",
     "Widths",
+    "check_encoding",
     "space_from_dict",
 ]

@@ -32,6 +32,17 @@ def _template(base: StructureSpec, depths: Sequence[Dimension]) -> StructureSpec
     return replace(base, stages=tuple(stages))
 
 
+#: How :meth:`SearchSpace.suggest` asks for genes: as categories, or as candidate indices (integers).
+ENCODINGS: tuple[str, ...] = ("categorical", "index")
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if it is one of :data:`ENCODINGS`, else a :class:`SpaceError` naming it."""
+    if encoding not in ENCODINGS:
+        raise SpaceError(f"encoding: must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
+    return encoding
+
+
 def _read_gene(spec: StructureSpec, gene: Gene) -> Any:
     """The value of ``gene`` in ``spec``; None for a layer the stage does not have or an unset ``dilation2``."""
     stage = spec.stages[gene.stage]
@@ -173,8 +184,7 @@ class SearchSpace:
         n - 1)``), for samplers that only search numbers, such as ``CmaEsSampler``; the candidates are ordered,
         so neighbouring indices are neighbouring dilations, widths or kernels.
         """
-        if encoding not in ("categorical", "index"):
-            raise SpaceError(f"encoding: must be 'categorical' or 'index', got {encoding!r}")
+        check_encoding(encoding)
         values: dict[str, Any] = {}
         for gene in self.genes:
             if self.is_active(gene, values):
