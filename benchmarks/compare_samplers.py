@@ -27,13 +27,12 @@ import time
 
 import numpy as np
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 
 from g2l_automl.data import ActionSegmentationDataset, generate
 from g2l_automl.objective import ProxyObjective, SegmentationObjective
 from g2l_automl.reports import best_so_far, comparison_figure
 from g2l_automl.samplers import SAMPLERS, make_sampler
+from g2l_automl.search import open_storage
 from g2l_automl.spaces import Dilations, SearchSpace
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         storage_path = args.storage or os.path.join(tmp, "compare.log")
-        storage = JournalStorage(JournalFileBackend(storage_path))
+        storage = open_storage(storage_path, create=True)
         space, data = _setup(args.objective, tmp)
         curves: dict[str, list[np.ndarray]] = {}
         seconds: dict[str, float] = {}

@@ -30,9 +30,7 @@ GEN = "G2LGeneticSampler:generation"
 
 
 def _storage(url: str) -> optuna.storages.BaseStorage:
-    if "://" in url:
-        return open_storage(url)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url))
+    return open_storage(url, create=True)
 
 
 def _start(url: str, name: str, config: Path, sampler: str, n: int, seed: int, extra: list[str]) -> subprocess.Popen:

@@ -77,7 +77,9 @@ def trial_records(path: Path) -> list[TrialRecord]:
     for job, pid, kind, _seq, data in metrics:
         rec = records.setdefault(job, TrialRecord(job, None, None, None))
         rec.parameter_id = pid
-        value = json.loads(json.loads(data)) if isinstance(json.loads(data), str) else json.loads(data)
+        value = json.loads(data)
+        if isinstance(value, str):  # NNI stores the trial's JSON string as a JSON string
+            value = json.loads(value)
         if kind == "FINAL":
             rec.final = value
         else:

@@ -13,6 +13,7 @@ from g2l_automl.errors import G2LError
 from g2l_automl.nni._experiment import TrialRecord, profile, trial_records
 from g2l_automl.nni._protocol import ID_KEY, default_value, echoed_id
 from g2l_automl.nni._space import distributions_from_nni
+from g2l_automl.search import open_storage
 from g2l_automl.spaces import SearchSpace
 
 _STOPPED = ("USER_CANCELED", "EARLY_STOPPED")
@@ -80,13 +81,7 @@ def export_to_study(
     trials: list[FrozenTrial], storage: str, study_name: str, direction: str = "maximize"
 ) -> optuna.Study:
     """A new study holding ``trials``; an existing study of that name is refused, and a failed copy removed."""
-    from g2l_automl.search import open_storage
-
-    backend = (
-        open_storage(storage)
-        if "://" in storage
-        else optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
-    )
+    backend = open_storage(storage, create=True)
     try:
         optuna.load_study(study_name=study_name, storage=backend)
     except KeyError:

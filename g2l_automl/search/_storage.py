@@ -14,17 +14,21 @@ from g2l_automl.errors import G2LError
 
 
 def open_storage(
-    url: str, heartbeat_interval: int | None = None, grace_period: int | None = None, max_retry: int = 3
+    url: str,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int = 3,
+    create: bool = False,
 ) -> BaseStorage:
     """An RDB URL (``sqlite:///x.db``, ``postgresql://...``) or the path of a journal file (JournalFileBackend,
-    the choice for several workers on one host).
+    the choice for several workers on one host); with ``create`` a journal file that does not exist yet is made.
 
     ``heartbeat_interval`` (seconds, RDB only: Optuna's journal storage has no heartbeats) makes running trials
     beat; a trial silent for ``grace_period`` seconds (default: twice the interval) is failed by the next worker
     that starts a trial, and its parameters are re-queued (``RetryHeartbeatStaleTrialCallback``, ``max_retry``
     times)."""
     if "://" not in url:
-        if not os.path.isfile(url):
+        if not create and not os.path.isfile(url):
             raise G2LError(
                 f"storage: {url!r} is neither a database URL nor an existing journal file; create the study with "
                 f"optuna create-study --storage {url} --storage-class JournalFileBackend ..."
