@@ -58,6 +58,12 @@ PRESETS: dict[str, SyntheticPreset] = {
     "gtea-like": SyntheticPreset(3, 2, 1, 1, num_videos=28, mean_length=1115, feature_dim=64, num_folds=4),
     # Breakfast's classes (48) and video length (~2097 frames) with fewer videos so it stays CPU-sized.
     "breakfast-like": SyntheticPreset(10, 3, 1, 7, num_videos=200, mean_length=2097, feature_dim=64, num_folds=4),
+    # Multi-label video classification (Charades / Breakfast unit actions in kind): 34 non-background classes,
+    # many optional steps (skip 40%), so the label set of a video is not implied by its activity, and the
+    # context classes need long-range evidence. Read as videos with multi-hot labels by ``classification_set``.
+    "multilabel": SyntheticPreset(
+        6, 4, 1, 4, num_videos=144, mean_length=600, feature_dim=32, num_folds=4, skip_prob=0.4, noise=1.0
+    ),
 }
 
 

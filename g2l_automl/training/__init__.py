@@ -1,11 +1,15 @@
 """Training, inference and checkpoints."""
 
 from g2l_automl.training._checkpoint import load_checkpoint, save_checkpoint
+from g2l_automl.training._classifier import ClassifierTrainer, evaluate_classifier, predict_scores
 from g2l_automl.training._loss import segmentation_loss
 from g2l_automl.training._predict import evaluate_videos, predict
 from g2l_automl.training._trainer import EpochCallback, Trainer, resolve_device
 
 __all__ = [
+    "ClassifierTrainer",
+    "evaluate_classifier",
+    "predict_scores",
     "EpochCallback",
     "Trainer",
     "evaluate_videos",
