@@ -6,14 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from g2l_automl.cli import _evaluate
-from g2l_automl.cli import _make_synthetic
-from g2l_automl.cli import _nni_export
-from g2l_automl.cli import _nni_space
-from g2l_automl.cli import _refine
-from g2l_automl.cli import _report
-from g2l_automl.cli import _search
-from g2l_automl.cli import _train
+from g2l_automl.cli import _evaluate, _make_synthetic, _nni_export, _nni_space, _refine, _report, _search, _train
 from g2l_automl.errors import G2LError
 
 _COMMANDS = {
