@@ -2,6 +2,6 @@
 deterministic proxy for fast comparisons."""
 
 from g2l_automl.objective._proxy import ProxyObjective
-from g2l_automl.objective._segmentation import EXTRA_METRICS, SegmentationObjective
+from g2l_automl.objective._segmentation import EXTRA_METRICS, FLOPS_FRAMES, SegmentationObjective
 
-__all__ = ["EXTRA_METRICS", "ProxyObjective", "SegmentationObjective"]
+__all__ = ["EXTRA_METRICS", "FLOPS_FRAMES", "ProxyObjective", "SegmentationObjective"]

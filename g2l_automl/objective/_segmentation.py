@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+import torch
 
 from g2l_automl.data import ActionSegmentationDataset, Video
 from g2l_automl.egi import EGILocalSearch, LocalSearchResult
 from g2l_automl.errors import G2LError
-from g2l_automl.metrics import METRIC_NAMES
+from g2l_automl.metrics import METRIC_NAMES, count_flops
 from g2l_automl.models import build_model
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
@@ -21,8 +22,10 @@ from g2l_automl.training import Trainer
 
 _LOG = logging.getLogger(__name__)
 
-#: Objective values besides the segmentation metrics: ``params`` is the model's parameter count.
-EXTRA_METRICS: tuple[str, ...] = ("params",)
+#: Objective values besides the segmentation metrics: ``params`` is the model's parameter count, ``flops`` the
+#: FLOPs of one forward pass over :data:`FLOPS_FRAMES` frames (PyTorch's flop counter; linear in the length).
+EXTRA_METRICS: tuple[str, ...] = ("params", "flops")
+FLOPS_FRAMES = 1000
 
 
 class SegmentationObjective:
@@ -43,7 +46,8 @@ class SegmentationObjective:
         split: split (fold) number.
         val_fraction: fraction of the train list held out for validation.
         split_seed: seed of that hold-out draw.
-        metric: ``F1@10`` (G2L's fitness), ``F1@25``, ``F1@50``, ``Edit``, ``Acc`` or ``params``; or a list.
+        metric: ``F1@10`` (G2L's fitness), ``F1@25``, ``F1@50``, ``Edit``, ``Acc``, ``params`` or ``flops``; or a
+            list, e.g. ``["F1@10", "flops"]`` for a study with directions maximize, minimize.
         report: validation metric reported each epoch for pruning.
         model_seed: seed of the initial weights.
         refine: an :class:`~g2l_automl.egi.EGILocalSearch`: trials that survive pruning are refined in the trial;
@@ -63,7 +67,7 @@ class SegmentationObjective:
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=2)
         >>> sorted(study.best_trial.user_attrs)
-        ['metrics', 'params', 'structure', 'train_seconds']
+        ['flops', 'metrics', 'params', 'structure', 'train_seconds']
     """
 
     def __init__(
@@ -129,10 +133,27 @@ class SegmentationObjective:
         history = self.trainer.fit(model, train, val, callback=callback, bg_labels=self.dataset.bg_labels)
         return dict(history[-1]["val"]), n_params, round(sum(h["seconds"] for h in history), 3)
 
-    def values(self, metrics: dict[str, float], n_params: int) -> float | tuple[float, ...]:
-        """The objective value(s) of a scored structure."""
-        values = tuple(float(n_params) if name == "params" else float(metrics[name]) for name in self.metrics)
-        return values[0] if len(values) == 1 else values
+    def flops(self, structure: StructureSpec) -> int:
+        """FLOPs of one forward pass of ``structure``'s model over :data:`FLOPS_FRAMES` frames."""
+        dim = self.videos()[0][0].features.shape[0]
+        model = build_model(structure, dim, self.dataset.num_classes, seed=0)
+        return count_flops(model, torch.zeros(1, dim, FLOPS_FRAMES), torch.ones(1, 1, FLOPS_FRAMES))
+
+    def values(
+        self, metrics: dict[str, float], n_params: int, structure: StructureSpec | None = None
+    ) -> float | tuple[float, ...]:
+        """The objective value(s) of a scored structure (``structure`` is needed for ``flops``)."""
+        out = []
+        for name in self.metrics:
+            if name == "params":
+                out.append(float(n_params))
+            elif name == "flops":
+                if structure is None:
+                    raise G2LError("metric flops: the structure is needed to count its FLOPs")
+                out.append(float(self.flops(structure)))
+            else:
+                out.append(float(metrics[name]))
+        return out[0] if len(out) == 1 else tuple(out)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         self.videos()
@@ -160,9 +181,10 @@ class SegmentationObjective:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
         trial.set_user_attr("params", n_params)
+        trial.set_user_attr("flops", self.flops(structure))
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("train_seconds", seconds)
-        return self.values(metrics, n_params)
+        return self.values(metrics, n_params, structure)
 
     def refine_structure(
         self, structure: StructureSpec, search: EGILocalSearch

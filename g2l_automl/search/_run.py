@@ -21,7 +21,7 @@ from g2l_automl.search._storage import load_study
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
 
-_LOWER_IS_BETTER = {"params"}  # every other metric (F1, Edit, Acc, proxy) is maximised
+_LOWER_IS_BETTER = {"params", "flops"}  # every other metric (F1, Edit, Acc, proxy) is maximised
 
 
 def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
