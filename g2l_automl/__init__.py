@@ -15,7 +15,7 @@ from g2l_automl.metrics import evaluate
 from g2l_automl.models import MultiStageTCN, build_model
 from g2l_automl.objective import SegmentationObjective
 from g2l_automl.samplers import EvolutionSampler, G2LGeneticSampler
-from g2l_automl.spaces import Depths, Dilations, Kernels, Ops, SearchSpace, Widths
+from g2l_automl.spaces import Depths, Dilations, Kernels, Modules, Ops, SearchSpace, Widths
 from g2l_automl.structure import LayerSpec, StageSpec, StructureSpec, load_structure, save_structure
 from g2l_automl.training import Trainer, load_checkpoint, save_checkpoint
 
@@ -33,6 +33,7 @@ __all__ = [
     "G2LGeneticSampler",
     "Kernels",
     "LayerSpec",
+    "Modules",
     "MultiStageTCN",
     "Ops",
     "SearchSpace",

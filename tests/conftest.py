@@ -68,3 +68,15 @@ def postgres_url():
     finally:
         subprocess.run([str(script), "stop", f"{base}/pg"], check=False)
         subprocess.run(["rm", "-rf", base], check=False)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread: tiny networks are overhead-bound, and on a shared 2-core machine a second
+    thread mostly adds contention (40x slower measured). The previous thread count is restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -52,3 +52,22 @@ def test_scale_out_runs_small_on_a_journal_file():
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("journal")]
     assert [r[1] for r in rows] == ["g2l", "evolution"]
     assert all(r[3] == r[4] == "8" and r[5] == "0" and r[6] == "0" for r in rows), result.stdout
+
+
+def test_evanet_quick_compares_the_three_searches():
+    out = _quick("evanet.py")
+    for row in ("EvaNet kernel space", "dilations only", "hand-designed MS-TCN", "test F1@10 of the best"):
+        assert row in out
+
+
+def test_videonas_quick_compares_the_four_methods():
+    out = _quick("videonas.py")
+    assert "| method | budget (epochs) | search+retrain s | test mAP | MFLOPs | params |" in out
+    for row in ("| differentiable |", "| optuna TPE |", "| G2LGeneticSampler |", "| baseline R(2+1)D-like |"):
+        assert row in out
+
+
+def test_nastc_quick_compares_nastc_and_timeception():
+    out = _quick("nastc.py")
+    assert "| model | TC params | test mAP (%) | search s | train s |" in out
+    assert "| NAS-TC |" in out and "| Timeception |" in out and "searched cells" in out

@@ -91,7 +91,19 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, tiny_data,
         [],
         *(
             [name]
-            for name in ("make-synthetic", "train", "evaluate", "search", "refine", "report", "nni-space", "nni-export")
+            for name in (
+                "make-synthetic",
+                "train",
+                "evaluate",
+                "search",
+                "refine",
+                "ensemble",
+                "report",
+                "nni-space",
+                "nni-export",
+                "videonas",
+                "nastc",
+            )
         ),
     ],
 )
@@ -111,7 +123,10 @@ def test_every_command_is_in_the_help_test():
         "evaluate",
         "search",
         "refine",
+        "ensemble",
         "report",
         "nni-space",
         "nni-export",
+        "videonas",
+        "nastc",
     }

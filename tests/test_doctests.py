@@ -16,6 +16,18 @@ MODULES = [
     "g2l_automl.samplers._ranking",
     "g2l_automl.objective._segmentation",
     "g2l_automl.structure._spec",
+    "g2l_automl.search._ensemble",
+    "g2l_automl.training._predict",
+    "g2l_automl.models._tgm",
+    "g2l_automl.models._tcn",
+    "g2l_automl.models._videonas",
+    "g2l_automl.nas._videonas",
+    "g2l_automl.nas._viterbi",
+    "g2l_automl.objective._videonas",
+    "g2l_automl.models._temporal_ops",
+    "g2l_automl.models._nastc",
+    "g2l_automl.models._timeception",
+    "g2l_automl.nas._temp_darts",
 ]
 
 

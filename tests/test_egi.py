@@ -457,3 +457,23 @@ def test_fused_layer_trains_under_autocast():
     out.float().sum().backward()
     assert layer.weight.grad is not None and layer.importance.grad is not None
     assert torch.isfinite(layer.weight.grad).all() and torch.isfinite(layer.importance.grad).all()
+
+
+def test_search_keeps_the_dilation_of_layers_that_are_not_plain_convolutions():
+    from dataclasses import replace
+
+    from g2l_automl.structure import LayerSpec, StageSpec
+
+    base = StructureSpec.mstcn(1, 3, channels=8, dilations=[1, 4, 16])
+    layers = base.stages[0].layers
+    mixed = (
+        replace(layers[0], op="tgm", kernel_size=5),
+        layers[1],
+        LayerSpec(dilation=16, channels=8, op="parallel", branches=(("sep_conv", 3), ("conv", 3))),
+    )
+    spec = replace(base, stages=(StageSpec(mixed),))
+    result = _search(interval=1, epochs=2).run(spec, _videos(), num_classes=3)
+    out = result.structure.stages[0].layers
+    assert (out[0].op, out[0].dilation, out[2].op, out[2].dilation) == ("tgm", 1, "parallel", 16)
+    assert out[1].op == "conv"  # the plain convolution was searched
+    assert [len(step["dilations"][0]) for step in result.trajectory] == [3] * len(result.trajectory)

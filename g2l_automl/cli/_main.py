@@ -6,7 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from g2l_automl.cli import _evaluate, _make_synthetic, _nni_export, _nni_space, _refine, _report, _search, _train
+from g2l_automl.cli import (
+    _ensemble,
+    _evaluate,
+    _make_synthetic,
+    _nastc,
+    _nni_export,
+    _nni_space,
+    _refine,
+    _report,
+    _search,
+    _train,
+    _videonas,
+)
 from g2l_automl.errors import G2LError
 
 _COMMANDS = {
@@ -15,9 +27,12 @@ _COMMANDS = {
     "evaluate": _evaluate,
     "search": _search,
     "refine": _refine,
+    "ensemble": _ensemble,
     "report": _report,
     "nni-space": _nni_space,
     "nni-export": _nni_export,
+    "videonas": _videonas,
+    "nastc": _nastc,
 }
 
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from g2l_automl.config._yaml import merge_section, read_sections
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.spaces import SearchSpace, space_from_dict
 from g2l_automl.structure import StructureSpec, load_structure
@@ -61,20 +60,6 @@ class StudyConfig:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-def _section(path: str, raw: Mapping[str, Any], name: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    data = raw.get(name) or {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: {name}: expected a mapping, got {data!r}")
-    unknown = set(data) - set(defaults)
-    if unknown:
-        raise ConfigError(
-            f"{path}: {name}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}"
-        )
-    out = dict(defaults)
-    out.update(data)
-    return out
-
-
 def _structure(path: str, data: Any, base_dir: Path) -> StructureSpec:
     if not isinstance(data, Mapping) or ("default" in data) == ("file" in data):
         raise ConfigError(f"{path}: structure: give either 'default: mstcn|mstcn++' (with options) or 'file: PATH'")
@@ -104,21 +89,8 @@ def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> S
     config's folder respectively.
     """
     path = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: expected a mapping with sections {', '.join(sorted(_SECTIONS))}")
-    unknown = set(raw) - _SECTIONS
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SECTIONS))}"
-        )
-    data = _section(path, raw, "data", _DATA)
+    raw = read_sections(path, _SECTIONS)
+    data = merge_section(path, raw, "data", _DATA)
     if data_root is not None:
         data["root"] = data_root
     if not data["root"]:
@@ -138,12 +110,12 @@ def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> S
         data=data,
         structure=structure,
         space=space,
-        training=_section(path, raw, "training", _TRAINING),
-        objective=_section(path, raw, "objective", _OBJECTIVE),
+        training=merge_section(path, raw, "training", _TRAINING),
+        objective=merge_section(path, raw, "objective", _OBJECTIVE),
         samplers={str(k): dict(v) for k, v in samplers.items()},
-        search=_section(path, raw, "search", _SEARCH),
-        refine=_section(path, raw, "refine", _REFINE),
-        pruner=_section(path, raw, "pruner", _PRUNER),
+        search=merge_section(path, raw, "search", _SEARCH),
+        refine=merge_section(path, raw, "refine", _REFINE),
+        pruner=merge_section(path, raw, "pruner", _PRUNER),
         raw=dict(raw),
     )
     _check_values(config)

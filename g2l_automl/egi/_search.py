@@ -33,14 +33,16 @@ class LocalSearchResult:
 
 
 def _searchable(model: nn.Module, spec: StructureSpec, stages: Sequence[int] | None) -> list[tuple[tuple, str]]:
-    """``((stage, layer, field), module attribute name)`` of every dilated convolution to search."""
+    """``((stage, layer, field), module attribute name)`` of every dilated convolution to search. Layers of other
+    ops (separable, TGM, parallel modules) keep their dilation: their temporal part is not one shared-kernel
+    convolution that a multi-dilated layer can stand in for."""
     out = []
     for s, i, layer in spec.layers():
         if stages is not None and s not in stages:
             continue
         if layer.op == "dual_conv":
             out += [((s, i, "dilation"), "conv_dilated_1"), ((s, i, "dilation2"), "conv_dilated_2")]
-        else:
+        elif layer.op == "conv":
             out.append(((s, i, "dilation"), "conv_dilated"))
     return out
 

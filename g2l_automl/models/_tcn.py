@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from g2l_automl.models._tgm import TemporalGaussianMixture1d, default_gaussians
 from g2l_automl.structure import LayerSpec, StageSpec, StructureSpec
 
 
@@ -18,19 +19,116 @@ def _dilated_conv(in_ch: int, out_ch: int, kernel_size: int, dilation: int) -> n
     return nn.Conv1d(in_ch, out_ch, kernel_size, padding=dilation * (kernel_size - 1) // 2, dilation=dilation)
 
 
-class DilatedResidualLayer(nn.Module):
-    """MS-TCN's layer: ``x + dropout(conv1x1(relu(conv_dilated(x))))``, masked; a 1x1 shortcut when widths differ."""
+class SeparableConv1d(nn.Module):
+    """A depthwise temporal convolution (one length-``kernel_size`` filter per input channel, dilated) followed by
+    a pointwise ``in -> out`` convolution: the 1-D counterpart of a (2+1)D factorised layer.
+
+    Example:
+        >>> conv = SeparableConv1d(8, 16, kernel_size=5, dilation=2)
+        >>> tuple(conv(torch.randn(1, 8, 30)).shape), conv.dilation
+        ((1, 16, 30), (2,))
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv1d(
+            in_channels,
+            in_channels,
+            kernel_size,
+            padding=dilation * (kernel_size - 1) // 2,
+            dilation=dilation,
+            groups=in_channels,
+        )
+        self.pointwise = nn.Conv1d(in_channels, out_channels, 1)
+        self.kernel_size, self.dilation = (kernel_size,), (dilation,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+def temporal_op(op: str, in_channels: int, out_channels: int, kernel_size: int, dilation: int) -> nn.Module:
+    """The length-keeping temporal module of a branch op: ``conv`` (a plain Conv1d, dilated when ``dilation > 1``),
+    ``sep_conv`` (:class:`SeparableConv1d`) or ``tgm`` (:class:`TemporalGaussianMixture1d` with ``L =
+    kernel_size``, ``M = min(4, L)`` and a bias like the convolutions')."""
+    if op == "conv":
+        return _dilated_conv(in_channels, out_channels, kernel_size, dilation)
+    if op == "sep_conv":
+        return SeparableConv1d(in_channels, out_channels, kernel_size, dilation)
+    if op == "tgm":
+        return TemporalGaussianMixture1d(
+            in_channels, out_channels, kernel_size, default_gaussians(kernel_size), dilation, bias=True
+        )
+    raise ValueError(f"op: no temporal module for {op!r}; choose conv, sep_conv or tgm")
+
+
+class ParallelTemporal(nn.Module):
+    """EvaNet's module of parallel temporal layers (Sec. 4.1-4.2, Fig. 5): every branch sees the input with its
+    own op and kernel length (all at the same dilation); the outputs are averaged.
+
+    Example:
+        >>> module = ParallelTemporal(8, 8, [("conv", 3), ("tgm", 9), ("sep_conv", 5)], dilation=2)
+        >>> tuple(module(torch.randn(1, 8, 40)).shape), len(module.branches)
+        ((1, 8, 40), 3)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, branches: list[tuple[str, int]], dilation: int) -> None:
+        super().__init__()
+        if not branches:
+            raise ValueError("branches: a parallel module needs at least one branch")
+        self.branches = nn.ModuleList(temporal_op(op, in_channels, out_channels, k, dilation) for op, k in branches)
+        self.kernel_size, self.dilation = (max(k for _, k in branches),), (dilation,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([branch(x) for branch in self.branches]).mean(dim=0)
+
+
+class _ResidualLayer(nn.Module):
+    """MS-TCN's residual tail around a temporal module: ``x + dropout(conv1x1(relu(conv_dilated(x))))``, masked; a
+    1x1 shortcut when widths differ. Subclasses build ``conv_dilated``."""
 
     def __init__(self, in_channels: int, spec: LayerSpec, dropout: float) -> None:
         super().__init__()
-        self.conv_dilated = _dilated_conv(in_channels, spec.channels, spec.kernel_size, spec.dilation)
+        self.conv_dilated = self._temporal(in_channels, spec)
         self.conv_1x1 = nn.Conv1d(spec.channels, spec.channels, 1)
         self.dropout = nn.Dropout(dropout)
         self.shortcut = nn.Conv1d(in_channels, spec.channels, 1) if in_channels != spec.channels else nn.Identity()
 
+    def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         out = self.dropout(self.conv_1x1(F.relu(self.conv_dilated(x))))
         return (self.shortcut(x) + out) * mask
+
+
+class DilatedResidualLayer(_ResidualLayer):
+    """MS-TCN's layer: ``x + dropout(conv1x1(relu(conv_dilated(x))))``, masked; a 1x1 shortcut when widths differ."""
+
+    def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
+        return _dilated_conv(in_channels, spec.channels, spec.kernel_size, spec.dilation)
+
+
+class SeparableResidualLayer(_ResidualLayer):
+    """``sep_conv``: MS-TCN's residual layer around a :class:`SeparableConv1d` (the layer's kernel and dilation)."""
+
+    def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
+        return SeparableConv1d(in_channels, spec.channels, spec.kernel_size, spec.dilation)
+
+
+class TGMResidualLayer(_ResidualLayer):
+    """``tgm``: MS-TCN's residual layer around a :class:`TemporalGaussianMixture1d` with ``L`` the layer's kernel
+    size, its dilation and ``M = min(4, L)``."""
+
+    def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
+        return temporal_op("tgm", in_channels, spec.channels, spec.kernel_size, spec.dilation)
+
+
+class ParallelResidualLayer(_ResidualLayer):
+    """``parallel``: MS-TCN's residual layer around a :class:`ParallelTemporal` module of the spec's branches."""
+
+    def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
+        assert spec.branches is not None
+        return ParallelTemporal(in_channels, spec.channels, list(spec.branches), spec.dilation)
 
 
 class DualDilatedResidualLayer(nn.Module):
@@ -51,7 +149,13 @@ class DualDilatedResidualLayer(nn.Module):
 
 
 #: op name -> layer class; later op types register here.
-LAYER_TYPES: dict[str, type[nn.Module]] = {"conv": DilatedResidualLayer, "dual_conv": DualDilatedResidualLayer}
+LAYER_TYPES: dict[str, type[nn.Module]] = {
+    "conv": DilatedResidualLayer,
+    "dual_conv": DualDilatedResidualLayer,
+    "sep_conv": SeparableResidualLayer,
+    "tgm": TGMResidualLayer,
+    "parallel": ParallelResidualLayer,
+}
 
 
 class Stage(nn.Module):

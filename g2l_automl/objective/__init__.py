@@ -3,5 +3,24 @@ deterministic proxy for fast comparisons."""
 
 from g2l_automl.objective._proxy import ProxyObjective
 from g2l_automl.objective._segmentation import EXTRA_METRICS, FLOPS_FRAMES, SegmentationObjective
+from g2l_automl.objective._videonas import (
+    VIDEONAS_METRICS,
+    VideoNASObjective,
+    arch_cost,
+    classification_splits,
+    concat_sets,
+    train_and_score,
+)
 
-__all__ = ["EXTRA_METRICS", "FLOPS_FRAMES", "ProxyObjective", "SegmentationObjective"]
+__all__ = [
+    "EXTRA_METRICS",
+    "FLOPS_FRAMES",
+    "VIDEONAS_METRICS",
+    "ProxyObjective",
+    "SegmentationObjective",
+    "VideoNASObjective",
+    "arch_cost",
+    "classification_splits",
+    "concat_sets",
+    "train_and_score",
+]

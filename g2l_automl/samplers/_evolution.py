@@ -16,8 +16,17 @@ from g2l_automl.samplers._genome import Genome
 from g2l_automl.samplers._ranking import sort_best_first
 from g2l_automl.spaces import SearchSpace
 
-#: Mutation operators: change a gene's value, change a layer's op type, add or remove a layer.
-OPERATORS: tuple[str, ...] = ("value", "op", "depth")
+#: Mutation operators: change a gene's value (dilation, width), change the op type of a layer or of a module's
+#: branch (EvaNet's (i)), change a temporal kernel length of a layer or branch ((ii)), add or remove a layer of a
+#: stage or a branch of a module ((iii)).
+OPERATORS: tuple[str, ...] = ("value", "op", "length", "depth")
+#: The gene fields each operator changes (with a search space).
+OPERATOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "value": ("dilation", "dilation2", "channels"),
+    "op": ("op",),
+    "length": ("kernel_size",),
+    "depth": ("num_layers", "num_branches"),
+}
 
 
 def mutation_count(round_: int, max_mutations: int, anneal_rounds: int) -> int:
@@ -39,9 +48,14 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
     population). The population is the ``population_size`` fittest finished trials (``removal="worst"``, the
     paper's rule) or the most recently finished ones (``removal="oldest"``, regularised evolution).
 
-    With a :class:`~g2l_automl.spaces.SearchSpace`, a mutation is one of: change the value of an active gene,
-    change a layer's op type (when the space has :class:`~g2l_automl.spaces.Ops`), add or remove a layer (when it
-    has :class:`~g2l_automl.spaces.Depths`); the operator is drawn uniformly among those the space allows. The
+    With a :class:`~g2l_automl.spaces.SearchSpace`, a mutation is one of EvaNet's operators (Sec. 4.2, Fig. 5)
+    plus a plain value change: ``value`` changes an active dilation or width gene; ``op`` (i) the op type of a
+    layer (:class:`~g2l_automl.spaces.Ops`) or of a module branch (:class:`~g2l_automl.spaces.Modules`);
+    ``length`` (ii) the temporal kernel length of a layer (:class:`~g2l_automl.spaces.Kernels`) or branch;
+    ``depth`` (iii) adds or removes a layer of a stage (:class:`~g2l_automl.spaces.Depths`, one candidate step)
+    or a branch of a module (``num_branches`` +- 1; a removed branch is any of them, the others keep their genes).
+    The operator is drawn uniformly among those the space allows, then its gene uniformly among the active
+    ones. Without a space every mutation is a value change of any gene. The
     sampler keeps no state besides the trials, so any number of asynchronous workers can share a study.
     Multi-objective studies rank by Pareto front then crowding distance.
 
@@ -129,29 +143,64 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         return genome.to_params(child)
 
     def _mutate(self, genome: Genome, child: list[Any]) -> list[Any]:
-        by_operator = {
-            "value": genome.active_indices(child, ("dilation", "dilation2", "kernel_size", "channels"))
-            if genome.space is not None
-            else genome.active_indices(child),
-            "op": genome.active_indices(child, ("op",)),
-            "depth": genome.active_indices(child, ("num_layers",)),
-        }
-        operators = [name for name in OPERATORS if by_operator[name]]
+        if genome.space is None:
+            by_operator = {"value": genome.active_indices(child)}
+        else:
+            # a gene with one candidate cannot change: leave it out so the operator draw stays meaningful
+            by_operator = {
+                name: [k for k in genome.active_indices(child, fields) if self._mutable(genome, k)]
+                for name, fields in OPERATOR_FIELDS.items()
+            }
+        operators = [name for name in OPERATORS if by_operator.get(name)]
         if not operators:
             return child
         targets = by_operator[operators[self._rng.randint(len(operators))]]
         index = targets[self._rng.randint(len(targets))]
-        if genome.space is not None and genome.space.gene(genome.names[index]).field == "num_layers":
-            return self._step_depth(genome, child, index)
+        if genome.space is not None:
+            field = genome.space.gene(genome.names[index]).field
+            if field == "num_layers":
+                return self._step_depth(genome, child, index)
+            if field == "num_branches":
+                return self._step_branches(genome, child, index)
         return genome.mutate(child, index, self._rng)
+
+    @staticmethod
+    def _mutable(genome: Genome, index: int) -> bool:
+        dist = genome.distributions[genome.names[index]]
+        return not dist.single()
+
+    def _step(self, choices: tuple[Any, ...], current: Any) -> Any:
+        """A neighbouring candidate of ``current`` (``choices`` sorted ascending), or ``current`` if none."""
+        k = choices.index(current)
+        steps = [s for s in (-1, 1) if 0 <= k + s < len(choices)]
+        return choices[k + steps[self._rng.randint(len(steps))]] if steps else current
 
     def _step_depth(self, genome: Genome, child: list[Any], index: int) -> list[Any]:
         """Add or remove one layer: move to a neighbouring depth candidate (sorted ascending)."""
-        choices = genome.space.gene(genome.names[index]).choices  # type: ignore[union-attr]
-        k = choices.index(child[index])
-        steps = [s for s in (-1, 1) if 0 <= k + s < len(choices)]
-        if not steps:
-            return child
         out = list(child)
-        out[index] = choices[k + steps[self._rng.randint(len(steps))]]
+        out[index] = self._step(genome.space.gene(genome.names[index]).choices, child[index])  # type: ignore[union-attr]
+        return out
+
+    def _step_branches(self, genome: Genome, child: list[Any], index: int) -> list[Any]:
+        """Add a branch (the next one, with the genes it carries) or remove a random one of a module: the
+        branches after it move down one slot and it becomes the first inactive slot, so what remains is the
+        module minus that branch (branches are averaged; their order does not matter)."""
+        space = genome.space
+        gene = space.gene(genome.names[index])  # type: ignore[union-attr]
+        out = list(child)
+        current = child[index]
+        out[index] = new = self._step(gene.choices, current)
+        if new >= current:
+            return out
+        prefix = f"stage{gene.stage}.layer{gene.layer}.branch"
+        position = {n: k for k, n in enumerate(genome.names)}
+        removed = self._rng.randint(current)
+        order = list(range(removed)) + list(range(removed + 1, current)) + [removed]
+        for field in ("op", "kernel_size"):
+            slots = [position.get(f"{prefix}{b}.{field}") for b in range(current)]
+            if any(k is None for k in slots):
+                continue  # a branch gene outside the genome: keep the plain count step
+            values = [child[k] for k in slots]  # type: ignore[index]
+            for slot, b in zip(slots, order, strict=True):
+                out[slot] = values[b]  # type: ignore[index]
         return out

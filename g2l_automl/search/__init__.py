@@ -1,5 +1,14 @@
-"""Running searches against Optuna storage: opening studies, one worker's loop, summaries."""
+"""Running searches against Optuna storage: opening studies, one worker's loop, summaries, ensembles."""
 
+from g2l_automl.search._ensemble import (
+    EnsembleMember,
+    EnsembleResult,
+    ensemble_study,
+    late_fusion,
+    select_members,
+    summarize_structure,
+    trial_structure,
+)
 from g2l_automl.search._refine import pick_trials, refine_study
 from g2l_automl.search._run import (
     best_summary,
@@ -12,14 +21,21 @@ from g2l_automl.search._run import (
 from g2l_automl.search._storage import load_study, open_storage
 
 __all__ = [
+    "EnsembleMember",
+    "EnsembleResult",
     "best_summary",
     "build_objective",
     "describe",
+    "ensemble_study",
     "format_dilations",
+    "late_fusion",
     "load_study",
     "make_local_search",
     "open_storage",
     "pick_trials",
     "refine_study",
     "run_search",
+    "select_members",
+    "summarize_structure",
+    "trial_structure",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -18,7 +18,7 @@ from g2l_automl.objective import ProxyObjective, SegmentationObjective
 from g2l_automl.pruners import make_pruner
 from g2l_automl.samplers import make_sampler
 from g2l_automl.search._storage import load_study
-from g2l_automl.structure import StructureSpec
+from g2l_automl.structure import LayerSpec, StructureSpec
 from g2l_automl.training import Trainer
 
 _LOWER_IS_BETTER = {"params", "flops"}  # every other metric (F1, Edit, Acc, proxy) is maximised
@@ -84,6 +84,17 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
 def format_dilations(dilations: list[list[Any]]) -> str:
     """``1 2 4 | 1 2 4``: one group per stage."""
     return " | ".join(" ".join(str(d) for d in stage) for stage in dilations)
+
+
+def format_ops(layers: Sequence[LayerSpec]) -> str:
+    """``tgm:5 conv:3 parallel(sep_conv:3+tgm:9)``: each layer's op and temporal kernel length."""
+    out = []
+    for layer in layers:
+        if layer.branches:
+            out.append("parallel(" + "+".join(f"{op}:{k}" for op, k in layer.branches) + ")")
+        else:
+            out.append(f"{layer.op}:{layer.kernel_size}")
+    return " ".join(out)
 
 
 def describe(trial: FrozenTrial) -> str:
@@ -177,5 +188,7 @@ def best_summary(study: optuna.Study) -> str:
             spec = StructureSpec.from_dict(trial.user_attrs["structure"])
             for s, stage in enumerate(spec.dilations()):
                 lines.append(f"  stage {s} dilations: {stage}  (receptive field {spec.receptive_field(s)} frames)")
+                if any(layer.op != "conv" or layer.kernel_size != 3 for layer in spec.stages[s].layers):
+                    lines.append(f"  stage {s} ops: {format_ops(spec.stages[s].layers)}")
     lines.append(f"{len(complete)} complete trials of {len(study.trials)}")
     return "\n".join(lines)

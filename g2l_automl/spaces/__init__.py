@@ -1,7 +1,7 @@
-"""Search spaces: dilations (G2L's sparse space), channel widths, temporal kernels, op types and depths."""
+"""Search spaces: dilations (G2L's sparse space), channel widths, temporal kernels, op types, depths and modules."""
 
 from g2l_automl.spaces._config import space_from_dict
-from g2l_automl.spaces._dimensions import Depths, Dilations, Dimension, Gene, Kernels, Ops, Widths
+from g2l_automl.spaces._dimensions import Depths, Dilations, Dimension, Gene, Kernels, Modules, Ops, Widths
 from g2l_automl.spaces._space import ENCODINGS, SearchSpace, check_encoding
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Dimension",
     "Gene",
     "Kernels",
+    "Modules",
     "Ops",
     "SearchSpace",
     "Widths",

@@ -7,11 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from g2l_automl.errors import SpaceError
-from g2l_automl.spaces._dimensions import Depths, Dilations, Kernels, Ops, Widths
+from g2l_automl.spaces._dimensions import Depths, Dilations, Kernels, Modules, Ops, Widths
 from g2l_automl.spaces._space import SearchSpace
 from g2l_automl.structure import StructureSpec
 
-_DIMENSIONS = {"dilations": Dilations, "widths": Widths, "kernels": Kernels, "ops": Ops, "depths": Depths}
+_DIMENSIONS = {
+    "dilations": Dilations,
+    "widths": Widths,
+    "kernels": Kernels,
+    "ops": Ops,
+    "depths": Depths,
+    "modules": Modules,
+}
 
 
 def space_from_dict(base: StructureSpec, data: Mapping[str, Any], where: str = "space") -> SearchSpace:

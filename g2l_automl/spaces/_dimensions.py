@@ -2,7 +2,7 @@
 
 A :class:`Gene` is one searchable decision with stable, readable name such as ``stage0.layer3.dilation``. The
 dimensions below are the searchable axes of the papers: G2L's sparse dilation space (Eq. 1), Video-NAS channel
-widths, EvaNet temporal kernel lengths, op types and stage depths.
+widths, EvaNet temporal kernel lengths, op types, stage depths and parallel multi-op modules.
 """
 
 from __future__ import annotations
@@ -13,29 +13,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from g2l_automl.errors import SpaceError
-from g2l_automl.structure import KNOWN_OPS, StructureSpec
+from g2l_automl.structure import BRANCH_OPS, KNOWN_OPS, StructureSpec
 
 #: Layer fields in genome order within one layer; ``op`` comes first because it decides whether ``dilation2``
-#: (the second branch of a ``dual_conv`` layer) is active.
-LAYER_FIELDS: tuple[str, ...] = ("op", "dilation", "dilation2", "kernel_size")
+#: (the second branch of a ``dual_conv`` layer), ``num_branches`` and the branch genes (of a ``parallel`` layer)
+#: and ``kernel_size`` (not of a ``parallel`` layer) are active. A layer's branch genes follow its layer genes,
+#: branch by branch, each as ``op`` then ``kernel_size``.
+LAYER_FIELDS: tuple[str, ...] = ("op", "num_branches", "dilation", "dilation2", "kernel_size")
 #: Stage fields; they come before the stage's layers in the genome.
 STAGE_FIELDS: tuple[str, ...] = ("num_layers", "channels")
 
 
 @dataclass(frozen=True)
 class Gene:
-    """One searchable decision: ``field`` of stage ``stage`` (and layer ``layer``, or the whole stage when None)."""
+    """One searchable decision: ``field`` of stage ``stage`` (and layer ``layer``, or the whole stage when None;
+    and branch ``branch`` of a ``parallel`` layer, or the layer itself when None)."""
 
     name: str
     choices: tuple[Any, ...]
     stage: int
     layer: int | None
     field: str
+    branch: int | None = None
 
     @staticmethod
-    def make(stage: int, layer: int | None, field: str, choices: Sequence[Any]) -> Gene:
-        name = f"stage{stage}.{field}" if layer is None else f"stage{stage}.layer{layer}.{field}"
-        return Gene(name, tuple(choices), stage, layer, field)
+    def make(stage: int, layer: int | None, field: str, choices: Sequence[Any], branch: int | None = None) -> Gene:
+        if layer is None:
+            name = f"stage{stage}.{field}"
+        elif branch is None:
+            name = f"stage{stage}.layer{layer}.{field}"
+        else:
+            name = f"stage{stage}.layer{layer}.branch{branch}.{field}"
+        return Gene(name, tuple(choices), stage, layer, field, branch)
 
 
 def _int(value: Any, where: str, minimum: int) -> int:
@@ -142,9 +151,11 @@ def _op(value: Any, where: str) -> str:
 
 
 class Ops(Dimension):
-    """Candidate op types per layer (see :data:`g2l_automl.structure.KNOWN_OPS`)."""
+    """Candidate op types per layer (see :data:`g2l_automl.structure.KNOWN_OPS`; default MS-TCN's and MS-TCN++'s
+    ``conv`` and ``dual_conv``). ``parallel`` needs a :class:`Modules` dimension on the same layers (or a base
+    layer that is already parallel) for its branches."""
 
-    def __init__(self, types: Sequence[str] = KNOWN_OPS, stages: Sequence[int] | None = None) -> None:
+    def __init__(self, types: Sequence[str] = ("conv", "dual_conv"), stages: Sequence[int] | None = None) -> None:
         super().__init__(stages)
         self.candidates = _candidates(types, "ops.types", _op)
 
@@ -165,3 +176,79 @@ class Depths(Dimension):
 
     def genes(self, template: StructureSpec, dual_capable: set[tuple[int, int]]) -> list[Gene]:
         return [Gene.make(s, None, "num_layers", self.candidates) for s in self._stage_indices(template)]
+
+
+def _branch_op(value: Any, where: str) -> str:
+    if value not in BRANCH_OPS:
+        raise SpaceError(f"{where}: unknown branch op {value!r}; branch ops are {', '.join(BRANCH_OPS)}")
+    return value
+
+
+class Modules(Dimension):
+    """EvaNet's parallel multi-op modules (Sec. 4.1-4.2, Fig. 5): the chosen layers become ``parallel`` layers
+    of ``min_branches..max_branches`` branches averaged, each branch with its own op and temporal kernel length
+    (and the layer's dilation).
+
+    Genes per layer: ``stageS.layerL.num_branches`` and, for every possible branch ``B``,
+    ``stageS.layerL.branchB.op`` and ``stageS.layerL.branchB.kernel_size``; branches beyond ``num_branches`` are
+    inactive. With an :class:`Ops` dimension on the same layer, ``parallel`` must be one of its types and the
+    module genes are active only when the layer's op is ``parallel``; without one the layer is always a module.
+
+    Args:
+        max_branches: largest number of parallel branches.
+        ops: candidate branch ops (of :data:`g2l_automl.structure.BRANCH_OPS`).
+        kernel_sizes: candidate branch kernel lengths (odd; the paper's ``{1, 3, 5, 7, 9, 11}``).
+        min_branches: smallest number of branches.
+        stages: stages whose layers become modules (None: all).
+        layers: layer indices within those stages (None: all).
+
+    Example:
+        >>> from g2l_automl.structure import StructureSpec
+        >>> genes = Modules(max_branches=2, kernel_sizes=(3, 5)).genes(StructureSpec.mstcn(1, 1), set())
+        >>> [g.name for g in genes][:3]
+        ['stage0.layer0.num_branches', 'stage0.layer0.branch0.op', 'stage0.layer0.branch0.kernel_size']
+        >>> len(genes), genes[0].choices
+        (5, (1, 2))
+    """
+
+    def __init__(
+        self,
+        max_branches: int = 3,
+        ops: Sequence[str] = BRANCH_OPS,
+        kernel_sizes: Sequence[int] = (1, 3, 5, 7, 9, 11),
+        min_branches: int = 1,
+        stages: Sequence[int] | None = None,
+        layers: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(stages)
+        self.max_branches = _int(max_branches, "modules.max_branches", 1)
+        self.min_branches = _int(min_branches, "modules.min_branches", 1)
+        if self.min_branches > self.max_branches:
+            raise SpaceError(
+                f"modules.min_branches: {self.min_branches} is larger than max_branches {self.max_branches}"
+            )
+        self.ops = _candidates(ops, "modules.ops", _branch_op)
+        self.kernel_sizes = _candidates(kernel_sizes, "modules.kernel_sizes", _odd)
+        self.layers = None if layers is None else _candidates(layers, "modules.layers", lambda v, w: _int(v, w, 0))
+
+    def layer_indices(self, template: StructureSpec) -> list[tuple[int, int]]:
+        """The ``(stage, layer)`` pairs this dimension makes modules of."""
+        out = []
+        for s in self._stage_indices(template):
+            n = len(template.stages[s].layers)
+            if self.layers is not None:
+                for i in self.layers:
+                    if i >= n:
+                        raise SpaceError(f"modules.layers: layer {i} does not exist in stage {s} (it has {n})")
+            out += [(s, i) for i in (range(n) if self.layers is None else sorted(self.layers))]
+        return out
+
+    def genes(self, template: StructureSpec, dual_capable: set[tuple[int, int]]) -> list[Gene]:
+        out = []
+        counts = tuple(range(self.min_branches, self.max_branches + 1))
+        for s, i in self.layer_indices(template):
+            out.append(Gene.make(s, i, "num_branches", counts))
+            for b in range(self.max_branches):
+                out.append(Gene.make(s, i, "op", self.ops, branch=b))
+                out.append(Gene.make(s, i, "kernel_size", self.kernel_sizes, branch=b))
+        return out

@@ -44,7 +44,9 @@ def check_encoding(encoding: str) -> str:
 
 
 def _read_gene(spec: StructureSpec, gene: Gene) -> Any:
-    """The value of ``gene`` in ``spec``; None for a layer the stage does not have or an unset ``dilation2``."""
+    """The value of ``gene`` in ``spec``; None where the gene does not apply: a layer the stage does not have, an
+    unset ``dilation2``, module genes of a layer that is not ``parallel`` (or a branch it does not have), and the
+    ``kernel_size`` of a ``parallel`` layer (its branches have their own)."""
     stage = spec.stages[gene.stage]
     if gene.field == "num_layers":
         return len(stage.layers)
@@ -52,19 +54,33 @@ def _read_gene(spec: StructureSpec, gene: Gene) -> Any:
         return stage.layers[0].channels
     if gene.layer >= len(stage.layers):
         return None
-    return getattr(stage.layers[gene.layer], gene.field)
+    layer = stage.layers[gene.layer]
+    parallel = layer.op == "parallel" and layer.branches is not None
+    if gene.branch is not None:
+        if not parallel or gene.branch >= len(layer.branches):  # type: ignore[arg-type]
+            return None
+        return getattr(layer.branches[gene.branch], gene.field)  # type: ignore[index]
+    if gene.field == "num_branches":
+        return len(layer.branches) if parallel else None  # type: ignore[arg-type]
+    if gene.field == "kernel_size" and parallel:
+        return None
+    return getattr(layer, gene.field)
 
 
 class SearchSpace:
     """Dimensions applied to a base structure; compiles to Optuna distributions, NNI JSON and G2L configs.
 
     The genome is ordered stage by stage: the stage's ``num_layers`` and ``channels`` genes, then each layer's
-    ``op``, ``dilation``, ``dilation2`` and ``kernel_size`` genes. Genes of layers beyond a stage's chosen depth,
-    and ``dilation2`` of layers whose op is not ``dual_conv``, are inactive: :meth:`suggest` does not ask for them.
+    ``op``, ``num_branches``, ``dilation``, ``dilation2`` and ``kernel_size`` genes and its branch genes
+    (``branchB.op``, ``branchB.kernel_size``). Genes of layers beyond a stage's chosen depth, ``dilation2`` of
+    layers whose op is not ``dual_conv``, module genes of layers that are not ``parallel``, branches beyond
+    ``num_branches`` and the layer ``kernel_size`` of a ``parallel`` layer are inactive: :meth:`suggest` does not
+    ask for them.
 
     Args:
         base: the structure whose unsearched fields are kept (e.g. ``StructureSpec.mstcn()``).
-        dimensions: :class:`Dilations`, :class:`Widths`, :class:`Kernels`, :class:`Ops`, :class:`Depths`.
+        dimensions: :class:`Dilations`, :class:`Widths`, :class:`Kernels`, :class:`Ops`, :class:`Depths`,
+            :class:`Modules`.
         max_receptive_field: optional cap (frames) on any stage's receptive field; a space whose largest
             structure exceeds it is refused.
 
@@ -107,12 +123,40 @@ class SearchSpace:
                 genes[gene.name] = gene
         order = {f: k for k, f in enumerate(STAGE_FIELDS + LAYER_FIELDS)}
         self.genes: tuple[Gene, ...] = tuple(
-            sorted(genes.values(), key=lambda g: (g.stage, -1 if g.layer is None else g.layer, order[g.field]))
+            sorted(
+                genes.values(),
+                key=lambda g: (
+                    g.stage,
+                    -1 if g.layer is None else g.layer,
+                    -1 if g.branch is None else g.branch,
+                    order[g.field],
+                ),
+            )
         )
         self._by_name = {g.name: g for g in self.genes}
+        #: layers with module genes (parallel whenever their op is, always when their op is not searched)
+        self._modules = {(g.stage, g.layer) for g in self.genes if g.field == "num_branches"}
+        self._check_modules()
         self._check_receptive_field()
 
     # -- validation ----------------------------------------------------------------------------------------
+    def _check_modules(self) -> None:
+        """A layer's op gene and its module genes must agree: ``parallel`` needs branches, branches need
+        ``parallel`` among the op candidates."""
+        for s, i, layer in self.template.layers():
+            op_gene = self._by_name.get(f"stage{s}.layer{i}.op")
+            if op_gene is None:
+                continue
+            if (s, i) in self._modules and "parallel" not in op_gene.choices:
+                raise SpaceError(
+                    f"modules: stage{s}.layer{i} is a module but its op is searched among {list(op_gene.choices)}; "
+                    "add 'parallel' to ops.types"
+                )
+            if "parallel" in op_gene.choices and (s, i) not in self._modules and layer.op != "parallel":
+                raise SpaceError(
+                    f"ops.types: 'parallel' at stage{s}.layer{i} needs a modules dimension for its branches"
+                )
+
     def _check_receptive_field(self) -> None:
         if self.max_receptive_field is None:
             return
@@ -122,7 +166,10 @@ class SearchSpace:
             rf = 1
             for i, layer in enumerate(stage.layers):
                 dil = max(self._choices(s, i, "dilation", layer.dilation) + self._choices(s, i, "dilation2", 0))
-                kernel = max(self._choices(s, i, "kernel_size", layer.kernel_size))
+                kernel = max(
+                    self._choices(s, i, "kernel_size", layer.kernel_size)
+                    + self._choices(s, i, "branch0.kernel_size", 0)
+                )
                 rf += dil * (kernel - 1)
             if rf > self.max_receptive_field:
                 raise SpaceError(
@@ -154,7 +201,15 @@ class SearchSpace:
             return len(self.base.stages[stage].layers) if stage < len(self.base.stages) else None
         if layer is None:
             return getattr(self.template.stages[stage].layers[0], field)
-        return getattr(self.template.stages[stage].layers[layer], field)
+        template = self.template.stages[stage].layers[layer]
+        if field == "op" and (stage, layer) in self._modules:
+            return "parallel"
+        if field == "num_branches":
+            return len(template.branches) if template.branches is not None else 0
+        if field.startswith("branch"):
+            b, sub = field[len("branch") :].split(".")
+            return getattr(template.branches[int(b)], sub)  # type: ignore[index]
+        return getattr(template, field)
 
     def is_active(self, gene: Gene, values: Mapping[str, Any]) -> bool:
         """Whether ``gene`` matters given the values of the genes before it (``values`` in genome order)."""
@@ -162,8 +217,17 @@ class SearchSpace:
             return True
         if gene.layer >= self._value(values, gene.stage, None, "num_layers"):
             return False
+        if gene.field == "op" and gene.branch is None:
+            return True
+        op = self._value(values, gene.stage, gene.layer, "op")
         if gene.field == "dilation2":
-            return self._value(values, gene.stage, gene.layer, "op") == "dual_conv"
+            return op == "dual_conv"
+        if gene.branch is not None:
+            return op == "parallel" and gene.branch < self._value(values, gene.stage, gene.layer, "num_branches")
+        if gene.field == "num_branches":
+            return op == "parallel"
+        if gene.field == "kernel_size":
+            return op != "parallel"
         return True
 
     def active_names(self, values: Mapping[str, Any]) -> list[str]:
@@ -237,16 +301,28 @@ class SearchSpace:
             layers = []
             for i in range(depth):
                 op = self._value(values, s, i, "op")
-                dilation2 = None
+                dilation2, branches, kernel_size = None, None, None
                 if op == "dual_conv":
                     dilation2 = self._value(values, s, i, "dilation2") or self._value(values, s, i, "dilation")
+                if op == "parallel":
+                    branches = tuple(
+                        (
+                            self._value(values, s, i, f"branch{b}.op"),
+                            self._value(values, s, i, f"branch{b}.kernel_size"),
+                        )
+                        for b in range(self._value(values, s, i, "num_branches"))
+                    )
+                    kernel_size = max((k for _, k in branches), default=1)  # LayerSpec derives it from branches
+                else:
+                    kernel_size = self._value(values, s, i, "kernel_size")
                 layers.append(
                     LayerSpec(
                         dilation=self._value(values, s, i, "dilation"),
-                        kernel_size=self._value(values, s, i, "kernel_size"),
+                        kernel_size=kernel_size,
                         channels=channels or stage.layers[i].channels,
                         op=op,
                         dilation2=dilation2,
+                        branches=branches,
                     )
                 )
             stages.append(StageSpec(tuple(layers)))
@@ -270,4 +346,12 @@ class SearchSpace:
         for s, stage in enumerate(spec.stages):
             if f"stage{s}.num_layers" not in params and len(stage.layers) != len(self.template.stages[s].layers):
                 raise SpaceError(f"stage{s}: the structure has {len(stage.layers)} layers, the space a fixed depth")
+        for s, i, layer in spec.layers():
+            if f"stage{s}.layer{i}.op" in self._by_name or i >= len(self.template.stages[s].layers):
+                continue
+            fixed = self._value({}, s, i, "op")
+            if "parallel" in (fixed, layer.op) and layer.op != fixed:
+                raise SpaceError(
+                    f"stage{s}.layer{i}.op: the structure's op is {layer.op!r}, the space fixes it to {fixed!r}"
+                )
         return params

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from g2l_automl.errors import StructureError
 
 #: Layer ops the models can build. ``conv`` is MS-TCN's dilated residual layer; ``dual_conv`` is MS-TCN++'s
-#: dual-dilated layer (two dilated convolutions, concatenated and fused by a 1x1 convolution).
-KNOWN_OPS: tuple[str, ...] = ("conv", "dual_conv")
+#: dual-dilated layer (two dilated convolutions, concatenated and fused by a 1x1 convolution). ``sep_conv``
+#: (depthwise temporal conv then pointwise), ``tgm`` (EvaNet's temporal Gaussian mixture) and ``parallel`` (an
+#: EvaNet module: parallel branches, averaged) share MS-TCN's residual tail.
+KNOWN_OPS: tuple[str, ...] = ("conv", "dual_conv", "sep_conv", "tgm", "parallel")
+#: Temporal ops a branch of a ``parallel`` layer can be.
+BRANCH_OPS: tuple[str, ...] = ("conv", "sep_conv", "tgm")
 
 FORMAT = "g2l_automl.structure/1"
 
@@ -26,16 +30,41 @@ def _check_int(value: Any, where: str, minimum: int) -> int:
     return value
 
 
+class BranchSpec(NamedTuple):
+    """One branch of a ``parallel`` layer: its temporal op (one of :data:`BRANCH_OPS`) and kernel length."""
+
+    op: str
+    kernel_size: int
+
+
+def _as_branches(value: Any) -> Any:
+    """``value`` as a tuple of :class:`BranchSpec` when it is a sequence of pairs; unchanged otherwise (so that
+    :meth:`LayerSpec.validate` reports what is wrong with it)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        return value
+    if not all(isinstance(b, Sequence) and not isinstance(b, (str, bytes)) and len(b) == 2 for b in value):
+        return value
+    return tuple(BranchSpec(*b) for b in value)
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One temporal layer.
 
     Args:
-        dilation: dilation of the temporal convolution (>= 1).
-        kernel_size: temporal kernel size (odd, >= 1) so that padding keeps the sequence length.
+        dilation: dilation of the temporal convolution (>= 1); a ``parallel`` layer's branches all use it.
+        kernel_size: temporal kernel size (odd, >= 1) so that padding keeps the sequence length. For a
+            ``parallel`` layer it is derived: the longest branch's (what the receptive field grows by).
         channels: output channel width (>= 1).
         op: one of :data:`KNOWN_OPS`.
         dilation2: second dilation of a ``dual_conv`` layer; must be ``None`` for other ops.
+        branches: the ``(op, kernel_size)`` branches of a ``parallel`` layer (EvaNet's module of parallel
+            space-time layers, averaged); must be ``None`` for other ops.
+
+    Example:
+        >>> layer = LayerSpec(dilation=2, op="parallel", branches=(("tgm", 9), ("conv", 3)))
+        >>> layer.kernel_size, layer.branches[0]
+        (9, BranchSpec(op='tgm', kernel_size=9))
     """
 
     dilation: int = 1
@@ -43,9 +72,22 @@ class LayerSpec:
     channels: int = 64
     op: str = "conv"
     dilation2: int | None = None
+    branches: tuple[BranchSpec, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.branches is None:
+            return
+        branches = _as_branches(self.branches)
+        object.__setattr__(self, "branches", branches)
+        if self.op == "parallel" and isinstance(branches, tuple) and branches:
+            sizes = [b.kernel_size for b in branches]
+            if all(isinstance(k, int) and not isinstance(k, bool) for k in sizes):
+                object.__setattr__(self, "kernel_size", max(sizes))
 
     def validate(self, where: str = "layer") -> None:
         _check_int(self.dilation, f"{where}.dilation", 1)
+        if self.op == "parallel":  # first: the layer's kernel size is derived from the branches
+            self._validate_branches(where)
         kernel = _check_int(self.kernel_size, f"{where}.kernel_size", 1)
         if kernel % 2 == 0:
             raise StructureError(f"{where}.kernel_size: must be odd, got {kernel}")
@@ -58,6 +100,24 @@ class LayerSpec:
             _check_int(self.dilation2, f"{where}.dilation2", 1)
         elif self.dilation2 is not None:
             raise StructureError(f"{where}.dilation2: only allowed for op 'dual_conv', got op {self.op!r}")
+        if self.op != "parallel" and self.branches is not None:
+            raise StructureError(f"{where}.branches: only allowed for op 'parallel', got op {self.op!r}")
+
+    def _validate_branches(self, where: str) -> None:
+        if self.branches is None:
+            raise StructureError(f"{where}.branches: required for op 'parallel'")
+        if not isinstance(self.branches, tuple) or not all(isinstance(b, BranchSpec) for b in self.branches):
+            raise StructureError(f"{where}.branches: expected a list of (op, kernel_size) pairs, got {self.branches!r}")
+        if not self.branches:
+            raise StructureError(f"{where}.branches: a parallel layer needs at least one branch")
+        for b, branch in enumerate(self.branches):
+            if branch.op not in BRANCH_OPS:
+                raise StructureError(
+                    f"{where}.branches[{b}].op: unknown branch op {branch.op!r}; branch ops are {', '.join(BRANCH_OPS)}"
+                )
+            kernel = _check_int(branch.kernel_size, f"{where}.branches[{b}].kernel_size", 1)
+            if kernel % 2 == 0:
+                raise StructureError(f"{where}.branches[{b}].kernel_size: must be odd, got {kernel}")
 
     @property
     def dilations(self) -> tuple[int, ...]:
@@ -73,7 +133,38 @@ class LayerSpec:
         }
         if self.dilation2 is not None:
             out["dilation2"] = self.dilation2
+        if self.branches is not None:
+            out["branches"] = [{"op": b.op, "kernel_size": b.kernel_size} for b in self.branches]
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "layer") -> LayerSpec:
+        """Parse :meth:`to_dict` output (branches as ``{"op", "kernel_size"}`` objects or ``[op, k]`` pairs)."""
+        if not isinstance(data, Mapping):
+            raise StructureError(f"{where}: expected an object, got {type(data).__name__}")
+        unknown = set(data) - {"op", "dilation", "kernel_size", "channels", "dilation2", "branches"}
+        if unknown:
+            raise StructureError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        fields = dict(data)
+        if "branches" in fields and fields["branches"] is not None:
+            raw = fields["branches"]
+            if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Sequence):
+                raise StructureError(f"{where}.branches: expected a list of branches, got {raw!r}")
+            branches = []
+            for b, item in enumerate(raw):
+                if isinstance(item, Mapping):
+                    bad = set(item) - {"op", "kernel_size"}
+                    if bad or set(item) != {"op", "kernel_size"}:
+                        raise StructureError(
+                            f"{where}.branches[{b}]: expected the fields op and kernel_size, got {sorted(item)}"
+                        )
+                    branches.append((item["op"], item["kernel_size"]))
+                elif isinstance(item, Sequence) and not isinstance(item, (str, bytes)) and len(item) == 2:
+                    branches.append(tuple(item))
+                else:
+                    raise StructureError(f"{where}.branches[{b}]: expected {{op, kernel_size}}, got {item!r}")
+            fields["branches"] = tuple(branches)
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -177,13 +268,7 @@ class StructureSpec:
                 raise StructureError(f"stages[{s}]: expected an object with a 'layers' list")
             layers = []
             for i, layer_data in enumerate(stage_data["layers"]):
-                where = f"stages[{s}].layers[{i}]"
-                if not isinstance(layer_data, Mapping):
-                    raise StructureError(f"{where}: expected an object, got {type(layer_data).__name__}")
-                unknown = set(layer_data) - {"op", "dilation", "kernel_size", "channels", "dilation2"}
-                if unknown:
-                    raise StructureError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-                layers.append(LayerSpec(**layer_data))
+                layers.append(LayerSpec.from_dict(layer_data, f"stages[{s}].layers[{i}]"))
             stages.append(StageSpec(tuple(layers)))
         extra = data.get("extra", {})
         if not isinstance(extra, Mapping):

@@ -12,11 +12,22 @@ from g2l_automl.metrics import evaluate
 
 
 @torch.no_grad()
-def predict(
+def predict_probabilities(
     model: torch.nn.Module, videos: Sequence[Video], device: torch.device | str = "cpu", batch_size: int = 1
 ) -> list[np.ndarray]:
-    """Per-frame class indices of the last stage for each video, at the full frame rate of its ground truth
-    (predictions made at a sample rate > 1 are repeated back, as MS-TCN does)."""
+    """Per-frame softmax probabilities of the last stage for each video, shape ``(classes, frames)`` float32, at
+    the full frame rate of its ground truth (predictions made at a sample rate > 1 are repeated back, as MS-TCN
+    does). Summing these over models is EvaNet's late fusion.
+
+    Example:
+        >>> from g2l_automl.models import build_model
+        >>> from g2l_automl.structure import StructureSpec
+        >>> video = Video("v", np.zeros((4, 5), "float32"), np.zeros(5, int), np.zeros(10, int), sample_rate=2)
+        >>> model = build_model(StructureSpec.mstcn(1, 2, channels=8), input_dim=4, num_classes=3, seed=0)
+        >>> [p] = predict_probabilities(model, [video])
+        >>> p.shape, bool(np.allclose(p.sum(axis=0), 1.0))
+        ((3, 10), True)
+    """
     device = torch.device(device)
     was_training = model.training
     model.eval()
@@ -24,16 +35,24 @@ def predict(
     try:
         for batch in iterate_batches(videos, batch_size, rng=None):
             batch = batch.to(device)
-            labels = model(batch.features, batch.mask)[-1].argmax(dim=1).cpu().numpy()
+            probs = torch.softmax(model(batch.features, batch.mask)[-1].float(), dim=1).cpu().numpy()
             lengths = batch.mask[:, 0].sum(dim=1).long().tolist()
-            for name, row, n in zip(batch.names, labels, lengths, strict=True):
-                by_name[name] = row[:n]
+            for name, row, n in zip(batch.names, probs, lengths, strict=True):
+                by_name[name] = row[:, :n]
     finally:
         model.train(was_training)
     out = []
     for v in videos:
-        out.append(np.repeat(by_name[v.name], v.sample_rate)[: len(v.full_labels)])
+        out.append(np.repeat(by_name[v.name], v.sample_rate, axis=1)[:, : len(v.full_labels)])
     return out
+
+
+def predict(
+    model: torch.nn.Module, videos: Sequence[Video], device: torch.device | str = "cpu", batch_size: int = 1
+) -> list[np.ndarray]:
+    """Per-frame class indices of the last stage for each video, at the full frame rate of its ground truth
+    (the argmax of :func:`predict_probabilities`)."""
+    return [p.argmax(axis=0) for p in predict_probabilities(model, videos, device=device, batch_size=batch_size)]
 
 
 def evaluate_videos(

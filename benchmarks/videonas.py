@@ -1,0 +1,159 @@
+"""Video-NAS on the synthetic multilabel preset: the differentiable search (+ retraining of the decoded network),
+Optuna TPE and our G2LGeneticSampler over the same space, and the hand-designed R(2+1)D-like baseline.
+
+Every method ends the same way: its architecture is trained from scratch on train + validation for
+``--retrain-epochs`` and scored on the test split (mAP). The searches choose on the validation part only. Budgets
+are of the same order in wall time: one supernet epoch (all paths, plus an architecture step per batch) costs
+about as much as ten epochs of one discrete network, so ``--search-epochs`` supernet epochs are set against
+``--trials`` x ``--trial-epochs`` discrete epochs. Space and training settings come from
+``studies/nas/videonas-multilabel.yaml``; each seed changes the weights, the batch order and the sampler, not the data.
+
+    python benchmarks/videonas.py [--seeds 0 1 2] [--search-epochs 10] [--trials 12] [--trial-epochs 10]
+    python benchmarks/videonas.py --quick      # smoke test: one seed, a tiny dataset and space (< 60 s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+
+from g2l_automl.cli._videonas import VideoNASConfig, load_videonas_config
+from g2l_automl.data import ActionSegmentationDataset, generate
+from g2l_automl.models import VideoNASArch
+from g2l_automl.nas import VideoNASSearch, VideoNASSpace
+from g2l_automl.objective import VideoNASObjective, classification_splits, concat_sets, train_and_score
+from g2l_automl.samplers import G2LGeneticSampler
+
+CONFIG = Path(__file__).resolve().parents[1] / "studies" / "nas" / "videonas-multilabel.yaml"
+
+
+def _retrain(config: VideoNASConfig, arch: VideoNASArch, full, test, epochs: int, seed: int) -> dict:
+    scored = train_and_score(
+        arch, full, test, config.trainer(epochs, "cpu", seed), dropout=config.training["dropout"], seed=seed
+    )
+    return {"mAP": scored["metrics"]["mAP"], "mflops": scored["flops"] / 1e6, "params": scored["params"]}
+
+
+def _optuna(config, space, train, val, sampler, trials: int, epochs: int, seed: int) -> VideoNASArch:
+    objective = VideoNASObjective(
+        space,
+        train,
+        val,
+        trainer=config.trainer(epochs, "cpu", seed),
+        dropout=config.training["dropout"],
+        model_seed=seed,
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=trials)
+    return VideoNASArch.from_dict(study.best_trial.user_attrs["arch"])
+
+
+def run(args: argparse.Namespace) -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        size = {"num_videos": args.num_videos} if args.num_videos else {}
+        root = generate(os.path.join(tmp, "multilabel"), "multilabel", seed=0, **size)
+        config = load_videonas_config(CONFIG, data_root=str(root))
+        space = config.space
+        if args.quick:
+            space = VideoNASSpace(widths=[[8, 12], [12, 16]], max_layers=[1, 2], stem_channels=8)
+        d = config.data
+        train, val, test = classification_splits(
+            ActionSegmentationDataset(root), d["split"], d["val_fraction"], d["split_seed"], args.steps
+        )
+        full = concat_sets(train, val)
+        s = config.search
+        population = max(2, args.trials // 2)
+        methods = {
+            "differentiable": f"{args.search_epochs} supernet + {args.retrain_epochs}",
+            "optuna TPE": f"{args.trials}x{args.trial_epochs} + {args.retrain_epochs}",
+            "G2LGeneticSampler": f"{args.trials}x{args.trial_epochs} + {args.retrain_epochs}",
+            "baseline R(2+1)D-like": f"{args.retrain_epochs}",
+        }
+        results: dict[str, list[dict]] = {m: [] for m in methods}
+        for seed in args.seeds:
+            for method in methods:
+                start = time.perf_counter()
+                if method == "differentiable":
+                    search = VideoNASSearch(
+                        space,
+                        epochs=args.search_epochs,
+                        warmup_epochs=max(1, round(args.search_epochs * s["warmup_epochs"] / s["epochs"])),
+                        batch_size=config.training["batch_size"],
+                        lr=s["lr"],
+                        arch_lr=s["arch_lr"],
+                        arch_weight_decay=s["arch_weight_decay"],
+                        flops_weight=s["flops_weight"],
+                        flops_base=s["flops_base"],
+                        dropout=config.training["dropout"],
+                        device="cpu",
+                        seed=seed,
+                    )
+                    arch = search.run(train, val).arch
+                elif method == "optuna TPE":
+                    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=population)
+                    arch = _optuna(config, space, train, val, sampler, args.trials, args.trial_epochs, seed)
+                elif method == "G2LGeneticSampler":
+                    sampler = G2LGeneticSampler(None, population_size=population, seed=seed)
+                    arch = _optuna(config, space, train, val, sampler, args.trials, args.trial_epochs, seed)
+                else:
+                    arch = space.baseline()
+                search_seconds = time.perf_counter() - start
+                row = _retrain(config, arch, full, test, args.retrain_epochs, seed)
+                row.update(arch=arch.summary(), search_s=search_seconds, total_s=time.perf_counter() - start)
+                results[method].append(row)
+                print(f"  seed {seed} {method}: mAP {row['mAP']:.1f}  {row['arch']}", file=sys.stderr, flush=True)
+    _print(args, methods, results, len(train), len(val), len(test), space)
+
+
+def _print(args, methods, results, n_train, n_val, n_test, space) -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} CPU, "
+          f"{args.threads} thread(s)")  # fmt: skip
+    print(f"data: multilabel preset, {n_train} train / {n_val} val / {n_test} test videos, steps={args.steps}")
+    print(f"space: {space!r} ({space.size:.2e} gene combinations)")
+    print(f"seeds: {args.seeds}\n")
+    print("| method | budget (epochs) | search+retrain s | test mAP | MFLOPs | params |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for method, budget in methods.items():
+        rows = results[method]
+        m = np.array([r["mAP"] for r in rows])
+        print(
+            f"| {method} | {budget} | {np.mean([r['total_s'] for r in rows]):.0f} | {m.mean():.1f} +- {m.std():.1f} | "
+            f"{np.mean([r['mflops'] for r in rows]):.2f} | {np.mean([r['params'] for r in rows]):.0f} |"
+        )
+    print("\narchitectures (stem | width: stack ops per stage; '-' = all skip):")
+    for method, rows in results.items():
+        for seed, r in zip(args.seeds, rows, strict=True):
+            print(f"  {method:<22} seed {seed}: {r['arch']}  (test mAP {r['mAP']:.1f})")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smoke test: one seed, tiny data, space and budgets")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--search-epochs", type=int, default=10)
+    p.add_argument("--trials", type=int, default=12)
+    p.add_argument("--trial-epochs", type=int, default=10)
+    p.add_argument("--retrain-epochs", type=int, default=30)
+    p.add_argument("--num-videos", type=int, default=None, help="default: the preset's 144")
+    p.add_argument("--steps", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small networks)")
+    args = p.parse_args()
+    if args.quick:
+        args.seeds, args.search_epochs, args.trials, args.trial_epochs, args.retrain_epochs = [0], 3, 3, 2, 3
+        args.num_videos, args.steps = 24, 16
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
