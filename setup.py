@@ -21,6 +21,8 @@ setup(
         "scipy>=1.10",  # Optuna's GPSampler
         "cmaes>=0.10",  # Optuna's CmaEsSampler
         "plotly>=5",  # optuna.visualization
+        "scikit-learn>=1.2",  # average precision (video-level mAP)
+        "ninja>=1.11",  # builds the fused EGI kernel (torch.utils.cpp_extension)
         "nni==3.0",  # the last release (upstream is archived); g2l_automl.nni works around its known bugs
         "setuptools<82",  # nnictl imports pkg_resources, which setuptools 82 removed
     ],

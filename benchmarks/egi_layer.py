@@ -1,8 +1,9 @@
 """EGI's multi-dilated layer: fused shared-kernel form vs S separate convolutions vs one plain ``nn.Conv1d``.
 
 Forward + backward (input, kernel and importance gradients) of one layer, C=64 channels, kernel 3, S=3 dilations
-around D (G2L's candidates for D=64: 58, 64, 70), batch 1 as MS-TCN trains. The three variants run interleaved in
-rounds in one process, and the ratios use the median time per variant.
+around D (G2L's candidates for D=64: 58, 64, 70), batch 1 as MS-TCN trains. The fused layer runs with its compiled
+mixing kernel (``fused``) and in its Python form (``fused-py``, ``G2L_EGI_KERNEL=python``). The variants run
+interleaved in rounds in one process, and the ratios use the median time per variant.
 
     python benchmarks/egi_layer.py [--lengths 1000 5000] [--rounds 15] [--device cpu|cuda]
 
@@ -12,6 +13,7 @@ Target (issue 4): fused <= 1.3x the plain convolution on CPU.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -19,6 +21,26 @@ import torch
 from torch import nn
 
 from g2l_automl.egi import MultiDilatedConv1d
+from g2l_automl.egi._kernel import load_kernel
+
+
+class _PythonForm(nn.Module):
+    """The same fused layer with the compiled kernel switched off (the choice is made in the forward pass)."""
+
+    def __init__(self, layer: MultiDilatedConv1d) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        before = os.environ.get("G2L_EGI_KERNEL")
+        os.environ["G2L_EGI_KERNEL"] = "python"
+        try:
+            return self.layer(x)
+        finally:
+            if before is None:
+                del os.environ["G2L_EGI_KERNEL"]
+            else:
+                os.environ["G2L_EGI_KERNEL"] = before
 
 
 def _step(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
@@ -44,6 +66,7 @@ def measure(length: int, rounds: int, device: torch.device, channels: int = 64, 
         "fused": MultiDilatedConv1d(channels, channels, 3, dilations),
         "naive": MultiDilatedConv1d(channels, channels, 3, dilations, fused=False),
     }
+    layers["fused-py"] = _PythonForm(layers["fused"])
     for layer in layers.values():
         layer.to(device)
     x = torch.randn(1, channels, length, device=device, requires_grad=True)
@@ -61,6 +84,7 @@ def measure(length: int, rounds: int, device: torch.device, channels: int = 64, 
         "plain_ms": median["plain"] * 1e3,
         "fused_x": median["fused"] / median["plain"],
         "naive_x": median["naive"] / median["plain"],
+        "python_x": median["fused-py"] / median["plain"],
         "fused_spread": (min(times["fused"]) / median["plain"], max(times["fused"]) / median["plain"]),
     }
 
@@ -75,13 +99,18 @@ def main() -> None:
     device = torch.device(args.device)
     rounds = 1 if args.quick else args.rounds
     lengths = [200] if args.quick else args.lengths
+    kernel = "compiled" if device.type == "cpu" and load_kernel() is not None else "python (no compiled kernel)"
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, C=64, K=3, S=3, batch 1")
-    print(f"{'T':>6} {'plain ms':>9} {'fused/plain':>12} {'(min..max)':>14} {'naive/plain':>12}")
+    print(f"fused mixing: {kernel}")
+    print(f"{'T':>6} {'plain ms':>9} {'fused/plain':>12} {'(min..max)':>14} {'fused-py/plain':>15} {'naive/plain':>12}")
     for length in lengths:
         r = measure(length, rounds, device)
         lo, hi = r["fused_spread"]
         spread = f"({lo:.2f}..{hi:.2f})"
-        print(f"{r['T']:>6} {r['plain_ms']:>9.3f} {r['fused_x']:>11.2f}x {spread:>14} {r['naive_x']:>11.2f}x")
+        print(
+            f"{r['T']:>6} {r['plain_ms']:>9.3f} {r['fused_x']:>11.2f}x {spread:>14} {r['python_x']:>14.2f}x "
+            f"{r['naive_x']:>11.2f}x"
+        )
 
 
 if __name__ == "__main__":

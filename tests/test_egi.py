@@ -55,10 +55,17 @@ def _grads(layer: MultiDilatedConv1d, x: torch.Tensor, grad_out: torch.Tensor, f
 # -- MultiDilatedConv1d: fused == naive == reference -------------------------------------------------------------
 
 
+@pytest.fixture(params=["cpp", "python"])
+def backend(request, monkeypatch):
+    """Run a test with the compiled mixing kernel and with the Python form of the fused layer."""
+    monkeypatch.setenv("G2L_EGI_KERNEL", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("normalize", ["abs", "softmax", "sigmoid"])
 @pytest.mark.parametrize("dilations", DILATION_SETS, ids=str)
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
-def test_fused_equals_naive_and_reference_in_float64(kernel_size, dilations, normalize):
+def test_fused_equals_naive_and_reference_in_float64(kernel_size, dilations, normalize, backend):
     fused, naive = _pair(kernel_size, dilations, normalize)
     length = 30  # shorter than the largest dilations of (40, 50, 60): their off-centre taps read only padding
     x = torch.randn(2, 3, length, dtype=torch.float64, requires_grad=True)
@@ -81,12 +88,35 @@ def test_dilations_longer_than_the_sequence_leave_only_the_centre_tap():
     torch.testing.assert_close(fused(x), centre, rtol=1e-10, atol=1e-12)
 
 
-def test_fused_gradcheck_small():
+def test_fused_gradcheck_small(backend):
     fused, _ = _pair(3, (1, 2, 2, 7), "abs", channels=(2, 2))
     x = torch.randn(2, 2, 9, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
         lambda x, w, b, i: fused(x), (x, fused.weight, fused.bias, fused.importance), eps=1e-6, atol=1e-7
     )
+
+
+def test_the_compiled_kernel_builds_and_matches_the_python_form(monkeypatch):
+    from g2l_automl.egi._kernel import load_kernel
+
+    assert load_kernel() is not None, "the C++ kernel did not build (see the warning logged by g2l_automl.egi)"
+    torch.manual_seed(3)
+    layer = MultiDilatedConv1d(16, 8, 3, (5, 64, 70))
+    x = torch.randn(2, 16, 300, requires_grad=True)
+    grad_out = torch.randn(2, 8, 300)
+    results = {}
+    for backend in ("cpp", "python"):
+        monkeypatch.setenv("G2L_EGI_KERNEL", backend)
+        results[backend] = _grads(layer, x, grad_out)
+    (y_cpp, g_cpp), (y_py, g_py) = results["cpp"], results["python"]
+    torch.testing.assert_close(y_cpp, y_py, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g_cpp, g_py, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    # no input gradient asked for: only the kernel and importance gradients are computed
+    monkeypatch.setenv("G2L_EGI_KERNEL", "cpp")
+    w, imp = torch.autograd.grad(layer(x.detach()), [layer.weight, layer.importance], grad_out)
+    torch.testing.assert_close(imp, g_py[3], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(w, g_py[1], rtol=1e-4, atol=1e-4)
 
 
 def test_float32_fused_matches_naive():

@@ -70,5 +70,6 @@ def test_pareto_config_runs_from_the_cli_and_reports_the_front(tmp_path, tiny_da
     # a single-direction study refuses the two-metric config, naming the metric to minimise
     optuna.create_study(storage=storage, study_name="one", direction="maximize")
     capsys.readouterr()
-    assert main(["search", *common[:2], "--study-name", "one", "--config", config, "--n-trials", "1"]) == 2
+    argv = ["search", *common[:2], "--study-name", "one", "--config", config, "--data", str(tiny_data)]
+    assert main([*argv, "--n-trials", "1"]) == 2
     assert "flops" in capsys.readouterr().err

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from g2l_automl.egi._kernel import load_kernel
 
 #: Normalisations of the importance weights into a PMF over dilations (Eq. 4 and the ablation of Table 7).
 NORMALIZATIONS: tuple[str, ...] = ("abs", "softmax", "sigmoid")
@@ -66,6 +69,13 @@ def _mix_taps(x: torch.Tensor, alpha: list[float], dilations: tuple[int, ...], k
     return z
 
 
+def _compiled_for(x: torch.Tensor) -> ModuleType | None:
+    """The compiled mixing kernel when it serves ``x`` (CPU float32/float64), else None (the Python form)."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return None
+    return load_kernel()
+
+
 class _FusedMultiDilated(torch.autograd.Function):
     """Shared-kernel multi-dilated convolution as one GEMM over PMF-mixed taps, with a hand-written backward
     (autograd through the shifted slices would allocate a padded gradient per slice). ``weight`` is ``(O, C*K)``."""
@@ -74,12 +84,15 @@ class _FusedMultiDilated(torch.autograd.Function):
     def forward(ctx, x, weight, alpha, dilations):  # noqa: ANN001, ANN205
         kernel_size = weight.shape[1] // x.shape[1]
         coeffs = alpha.detach().tolist()
-        z = _mix_taps(x, coeffs, dilations, kernel_size)
+        kernel = _compiled_for(x)
+        if kernel is not None:
+            x = x.contiguous()
+            z = kernel.mix_forward(x, coeffs, list(dilations), kernel_size)
+        else:
+            z = _mix_taps(x, coeffs, dilations, kernel_size)
         ctx.save_for_backward(x, weight, z)
-        ctx.coeffs, ctx.dilations, ctx.kernel_size = coeffs, dilations, kernel_size
-        # A 1x1 convolution is the GEMM; it runs on the backend's convolution kernels (oneDNN on CPU), which are
-        # about twice as fast as torch.mm at these shapes.
-        return F.conv1d(z.flatten(1, 2), weight.unsqueeze(-1))
+        ctx.coeffs, ctx.dilations, ctx.kernel_size, ctx.kernel = coeffs, dilations, kernel_size, kernel
+        return torch.matmul(weight, z.flatten(1, 2))
 
     @staticmethod
     def backward(ctx, grad_out):  # noqa: ANN001, ANN205
@@ -94,8 +107,16 @@ class _FusedMultiDilated(torch.autograd.Function):
             for b in range(1, batch):
                 grad_w.addmm_(grad_out[b], flat[b].t())
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
-            grad_z = F.conv1d(grad_out, weight.t().contiguous().unsqueeze(-1))
+            grad_z = torch.matmul(weight.t(), grad_out)
             grad_z = grad_z.view(batch, channels, kernel_size, length)
+            if ctx.kernel is not None:
+                need_x, need_alpha = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
+                grad_x, grad_alpha = ctx.kernel.mix_backward(
+                    grad_z.contiguous(), x, coeffs, list(dilations), need_x, need_alpha
+                )
+                grad_x = grad_x if need_x else None
+                grad_alpha = grad_alpha.to(z.dtype) if need_alpha else None
+                return grad_x, grad_w, grad_alpha, None
             c = kernel_size // 2
             if ctx.needs_input_grad[0]:
                 grad_x = grad_z[:, :, c] * sum(coeffs)
