@@ -27,10 +27,10 @@ import optuna
 import torch
 
 from g2l_automl.cli._videonas import VideoNASConfig, load_videonas_config
-from g2l_automl.data import ActionSegmentationDataset, generate
+from g2l_automl.data import ActionSegmentationDataset, classification_splits, concat_sets, generate
 from g2l_automl.models import VideoNASArch
 from g2l_automl.nas import VideoNASSearch, VideoNASSpace
-from g2l_automl.objective import VideoNASObjective, classification_splits, concat_sets, train_and_score
+from g2l_automl.objective import VideoNASObjective, train_and_score
 from g2l_automl.samplers import G2LGeneticSampler
 
 CONFIG = Path(__file__).resolve().parents[1] / "studies" / "nas" / "videonas-multilabel.yaml"

@@ -14,13 +14,13 @@ import torch.nn.functional as F
 import yaml
 
 from g2l_automl.cli import main
-from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, generate
+from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits, generate
 from g2l_automl.errors import SpaceError, StructureError
 from g2l_automl.metrics import count_flops, count_parameters
 from g2l_automl.models import VideoNASArch, VideoNASNet, build_videonas
 from g2l_automl.nas import VideoNASSearch, VideoNASSpace
 from g2l_automl.nni import distributions_from_nni
-from g2l_automl.objective import VideoNASObjective, arch_cost, classification_splits
+from g2l_automl.objective import VideoNASObjective, arch_cost
 from g2l_automl.samplers import EvolutionSampler, G2LGeneticSampler
 from g2l_automl.training import ClassifierTrainer
 
@@ -392,3 +392,15 @@ def test_the_shipped_config_is_valid_and_its_help_runs():
         [sys.executable, "-m", "g2l_automl.cli._main", "videonas", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--method" in result.stdout
+
+
+def test_trials_report_val_map_for_pruning_only_when_map_is_the_one_objective():
+    train, val = _random_set(seed=0), _random_set(seed=1)
+    trainer = ClassifierTrainer(epochs=2, batch_size=4, device="cpu")
+    for metric, direction, reports in (("mAP", "maximize", True), ("flops", "minimize", False)):
+        study = optuna.create_study(direction=direction, sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(VideoNASObjective(SMALL, train, val, trainer=trainer, metric=metric), n_trials=1)
+        trial = study.trials[0]
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        # a pruner of a minimised-FLOPs study must not see mAP (it would cut the most accurate networks)
+        assert bool(trial.intermediate_values) == reports

@@ -16,7 +16,7 @@ import torch
 from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config._yaml import check_sections, merge_section, read_sections
-from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_set
+from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.models._nastc import Genotype, NASTCNetwork, TemporalNetwork, load_genotype, save_genotype
 from g2l_automl.models._timeception import TimeceptionNetwork
@@ -167,13 +167,8 @@ def load_nastc_config(path: str | os.PathLike[str], data_root: str | None = None
 def load_splits(config: NASTCConfig) -> tuple[ClassificationSet, ClassificationSet, ClassificationSet]:
     """``(train, val, test)``: validation carved out of the train list of ``data.split``, test its test list."""
     d = config.data
-    ds = ActionSegmentationDataset(d["root"])
-    train, val = ds.train_val_split(d["split"], d["val_fraction"], d["split_seed"])
-    return (
-        classification_set(ds, train, d["steps"]),
-        classification_set(ds, val, d["steps"]),
-        classification_set(ds, ds.split("test", d["split"]), d["steps"]),
-    )
+    dataset = ActionSegmentationDataset(d["root"])
+    return classification_splits(dataset, d["split"], d["val_fraction"], d["split_seed"], d["steps"])
 
 
 def train_and_score(

@@ -17,17 +17,11 @@ import torch
 from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config._yaml import merge_section, read_sections
-from g2l_automl.data import ActionSegmentationDataset, ClassificationSet
+from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits, concat_sets
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.models import VideoNASArch
 from g2l_automl.nas import VideoNASSearch, VideoNASSpace
-from g2l_automl.objective import (
-    VIDEONAS_METRICS,
-    VideoNASObjective,
-    classification_splits,
-    concat_sets,
-    train_and_score,
-)
+from g2l_automl.objective import VIDEONAS_METRICS, VideoNASObjective, train_and_score
 from g2l_automl.samplers import make_sampler
 from g2l_automl.search import load_study
 from g2l_automl.training import ClassifierTrainer
@@ -345,6 +339,8 @@ def _run_optuna(args: argparse.Namespace, config: VideoNASConfig) -> dict[str, A
         if full is not None:
             row["test_mAP"] = _final(config, arch, full, test, args.device)["test_mAP"]
         rows.append(row)
+    if not rows:
+        raise G2LError(f"study {args.study_name!r}: its best trials were not made by videonas (no 'arch' user attr)")
     columns = [("trial", "trial"), ("val mAP", "val_mAP"), ("MFLOPs", "mflops"), ("params", "params")]
     columns += [("test mAP", "test_mAP")] if full is not None else []
     print(f"study {args.study_name}: {len(complete)} complete trials; best:")
@@ -361,11 +357,15 @@ def _run_optuna(args: argparse.Namespace, config: VideoNASConfig) -> dict[str, A
 
 def run(args: argparse.Namespace) -> int:
     config = load_videonas_config(args.config, data_root=args.data)
+    threads = torch.get_num_threads()
     if args.threads is not None:
         if args.threads < 1:
             raise G2LError(f"--threads: must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    results = _run_differentiable(args, config) if args.method == "differentiable" else _run_optuna(args, config)
+    try:
+        results = _run_differentiable(args, config) if args.method == "differentiable" else _run_optuna(args, config)
+    finally:
+        torch.set_num_threads(threads)
     results.update(config=config.path, space=config.space.to_dict())
     out = Path(args.out)
     write_json_atomic(out / "results.json", results)

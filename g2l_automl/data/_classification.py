@@ -87,3 +87,31 @@ def classification_set(dataset: ActionSegmentationDataset, names: Sequence[str],
         targets=torch.from_numpy(targets),
         class_names=tuple(dataset.class_names[c] for c in classes),
     )
+
+
+def classification_splits(
+    dataset: ActionSegmentationDataset, split: int = 1, val_fraction: float = 0.25, seed: int = 0, steps: int = 64
+) -> tuple[ClassificationSet, ClassificationSet, ClassificationSet]:
+    """``(train, val, test)`` classification sets of a split: validation carved from the train list (never from
+    the test list)."""
+    train, val = dataset.train_val_split(split, val_fraction, seed)
+    if not val:
+        raise DataError(f"val_fraction={val_fraction} leaves no validation video in split {split}")
+    return (
+        classification_set(dataset, train, steps),
+        classification_set(dataset, val, steps),
+        classification_set(dataset, dataset.split("test", split), steps),
+    )
+
+
+def concat_sets(*sets: ClassificationSet) -> ClassificationSet:
+    """One :class:`~g2l_automl.data.ClassificationSet` of all videos of ``sets`` (same classes and shapes), e.g.
+    train + validation for the final retraining."""
+    if not sets or any(s.class_names != sets[0].class_names for s in sets):
+        raise DataError("concat_sets: give sets over the same classes")
+    return ClassificationSet(
+        names=tuple(n for s in sets for n in s.names),
+        features=torch.cat([s.features for s in sets]),
+        targets=torch.cat([s.targets for s in sets]),
+        class_names=sets[0].class_names,
+    )

@@ -7,8 +7,6 @@ from g2l_automl.objective._videonas import (
     VIDEONAS_METRICS,
     VideoNASObjective,
     arch_cost,
-    classification_splits,
-    concat_sets,
     train_and_score,
 )
 
@@ -20,7 +18,5 @@ __all__ = [
     "SegmentationObjective",
     "VideoNASObjective",
     "arch_cost",
-    "classification_splits",
-    "concat_sets",
     "train_and_score",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import optuna
 import torch
 
-from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_set
+from g2l_automl.data import ClassificationSet
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import count_flops, count_parameters
 from g2l_automl.models import VideoNASArch, build_videonas
@@ -22,34 +22,6 @@ _LOG = logging.getLogger(__name__)
 
 #: Objective values of :class:`VideoNASObjective` and the study direction each needs.
 VIDEONAS_METRICS: dict[str, str] = {"mAP": "maximize", "flops": "minimize", "params": "minimize"}
-
-
-def classification_splits(
-    dataset: ActionSegmentationDataset, split: int = 1, val_fraction: float = 0.25, seed: int = 0, steps: int = 64
-) -> tuple[ClassificationSet, ClassificationSet, ClassificationSet]:
-    """``(train, val, test)`` classification sets of a split: validation carved from the train list (never from
-    the test list)."""
-    train, val = dataset.train_val_split(split, val_fraction, seed)
-    if not val:
-        raise G2LError(f"val_fraction={val_fraction} leaves no validation video in split {split}")
-    return (
-        classification_set(dataset, train, steps),
-        classification_set(dataset, val, steps),
-        classification_set(dataset, dataset.split("test", split), steps),
-    )
-
-
-def concat_sets(*sets: ClassificationSet) -> ClassificationSet:
-    """One :class:`~g2l_automl.data.ClassificationSet` of all videos of ``sets`` (same classes and shapes), e.g.
-    train + validation for the final retraining."""
-    if not sets or any(s.class_names != sets[0].class_names for s in sets):
-        raise G2LError("concat_sets: give sets over the same classes")
-    return ClassificationSet(
-        names=tuple(n for s in sets for n in s.names),
-        features=torch.cat([s.features for s in sets]),
-        targets=torch.cat([s.targets for s in sets]),
-        class_names=sets[0].class_names,
-    )
 
 
 def arch_cost(arch: VideoNASArch, input_dim: int, num_classes: int, steps: int) -> tuple[int, int]:
@@ -170,10 +142,12 @@ class VideoNASObjective:
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         arch = self.space.suggest(trial)
         trial.set_user_attr("arch", arch.to_dict())
-        single = len(trial.study.directions) == 1
+        # report (and so prune) only when validation mAP is the study's one objective: with flops or params
+        # minimised, a pruner would cut the trials of highest mAP
+        reports = self.metrics == ("mAP",)
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
-            if single and "val" in logs:
+            if reports and "val" in logs:
                 trial.report(logs["val"]["mAP"], epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {epoch}: mAP={logs['val']['mAP']:.2f}")

@@ -19,9 +19,9 @@ from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, evaluate
 from g2l_automl.models import build_model
 from g2l_automl.samplers import sort_best_first
-from g2l_automl.search._run import format_dilations
+from g2l_automl.search._run import config_trainer, format_dilations
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import Trainer, predict_probabilities, resolve_device
+from g2l_automl.training import predict_probabilities, resolve_device
 
 
 def trial_structure(trial: FrozenTrial) -> StructureSpec | None:
@@ -267,15 +267,7 @@ def ensemble_study(
             f"the ensemble has {len(members_found)} member(s), not {top}"
         )
     t, d = config.training, config.data
-    trainer = Trainer(
-        epochs=t["epochs"] if epochs is None else epochs,
-        batch_size=t["batch_size"],
-        lr=t["lr"],
-        device=str(resolve_device(device)),
-        amp=t["amp"],
-        seed=t["seed"],
-        progress=False,
-    )
+    trainer = config_trainer(config, str(resolve_device(device)), epochs)
     dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
     train = dataset.load(dataset.split("train", d["split"]))
     test = dataset.load(dataset.split("test", d["split"]))

@@ -40,10 +40,11 @@ def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
             )
 
 
-def _trainer(config: StudyConfig, device: str) -> Trainer:
+def config_trainer(config: StudyConfig, device: str, epochs: int | None = None) -> Trainer:
+    """The trainer of ``config``'s ``training:`` section (``epochs`` overrides ``training.epochs``)."""
     t = config.training
     return Trainer(
-        epochs=t["epochs"],
+        epochs=t["epochs"] if epochs is None else epochs,
         batch_size=t["batch_size"],
         lr=t["lr"],
         device=device,
@@ -57,7 +58,7 @@ def make_local_search(config: StudyConfig, device: str = "auto", **changes: Any)
     """The config's EGI (or DARTS) local search; ``changes`` override ``refine:`` settings (None keeps them)."""
     options = {k: v for k, v in config.refine.items() if k != "top"}
     options.update({k: v for k, v in changes.items() if v is not None})
-    return EGILocalSearch(**options, trainer=_trainer(config, device), seed=config.training["seed"])
+    return EGILocalSearch(**options, trainer=config_trainer(config, device), seed=config.training["seed"])
 
 
 def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective | ProxyObjective:
@@ -66,7 +67,7 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
     if o["kind"] == "proxy":
         return ProxyObjective(config.space, seed=o["proxy_seed"])
     dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
-    trainer = _trainer(config, device)
+    trainer = config_trainer(config, device)
     return SegmentationObjective(
         dataset,
         config.space,

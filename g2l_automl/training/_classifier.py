@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from g2l_automl.data._classification import ClassificationSet
-from g2l_automl.errors import TrainingError
+from g2l_automl.errors import DataError, TrainingError
 from g2l_automl.metrics._classification import mean_average_precision
 from g2l_automl.training._trainer import EpochCallback, resolve_device
 
@@ -52,7 +52,19 @@ def predict_scores(model: torch.nn.Module, data: ClassificationSet, batch_size: 
 
 def evaluate_classifier(model: torch.nn.Module, data: ClassificationSet, batch_size: int = 32) -> dict[str, float]:
     """``{"mAP": ...}`` (percent) of ``model`` on ``data``."""
-    return {"mAP": mean_average_precision(data.targets.numpy(), predict_scores(model, data, batch_size))}
+    try:
+        return {"mAP": mean_average_precision(data.targets.numpy(), predict_scores(model, data, batch_size))}
+    except ValueError as exc:
+        raise DataError(f"mAP of {len(data)} videos ({', '.join(data.names[:3])}, ...): {exc}") from None
+
+
+def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
+    """``order`` cut into batches of ``size``; a last batch of one video joins the one before it (batch norm in
+    training mode cannot normalise a single value per channel)."""
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    return batches
 
 
 class ClassifierTrainer:
@@ -97,6 +109,14 @@ class ClassifierTrainer:
         _check_positive_int("warmup_epochs", warmup_epochs, 0)
         _check_rate("lr", lr)
         _check_rate("arch_lr", arch_lr)
+        for name, value in (("weight_decay", weight_decay), ("arch_weight_decay", arch_weight_decay)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
+                raise TrainingError(f"{name}: must be a number >= 0, got {value!r}")
+        betas = tuple(arch_betas) if isinstance(arch_betas, (list, tuple)) else ()
+        if len(betas) != 2 or not all(
+            not isinstance(b, bool) and isinstance(b, (int, float)) and 0 <= b < 1 for b in betas
+        ):
+            raise TrainingError(f"arch_betas: must be two numbers in [0, 1), got {arch_betas!r}")
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -104,7 +124,7 @@ class ClassifierTrainer:
         self.warmup_epochs = warmup_epochs
         self.arch_lr = arch_lr
         self.arch_weight_decay = arch_weight_decay
-        self.arch_betas = arch_betas
+        self.arch_betas = (float(betas[0]), float(betas[1]))
         self.device = device
         self.seed = seed
 
@@ -143,13 +163,12 @@ class ClassifierTrainer:
                 start = time.perf_counter()
                 model.train()
                 search = a_opt is not None and epoch > self.warmup_epochs
-                order = rng.permutation(len(train))
-                val_order = rng.permutation(len(val)) if search else None
+                batches = _batches(rng.permutation(len(train)), self.batch_size)
+                val_batches = _batches(rng.permutation(len(val)), self.batch_size) if search else []
                 losses, arch_losses = [], []
-                for k, i in enumerate(range(0, len(order), self.batch_size)):
+                for k, batch in enumerate(batches):
                     if search:
-                        j = (k * self.batch_size) % len(val)
-                        idx = val_order[j : j + self.batch_size]
+                        idx = val_batches[k % len(val_batches)]
                         a_opt.zero_grad(set_to_none=True)
                         a_loss = self._loss(model, val, idx, device)
                         if arch_penalty is not None:
@@ -158,7 +177,7 @@ class ClassifierTrainer:
                         a_opt.step()
                         arch_losses.append(float(a_loss.detach()))
                     w_opt.zero_grad(set_to_none=True)
-                    loss = self._loss(model, train, order[i : i + self.batch_size], device)
+                    loss = self._loss(model, train, batch, device)
                     loss.backward()
                     w_opt.step()
                     losses.append(float(loss.detach()))
