@@ -18,6 +18,7 @@ one cell of grouped convolutions (``groups=N``), which gives the same numbers wi
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 from collections.abc import Mapping
@@ -322,7 +323,7 @@ class NASTCLayer(nn.Module):
         return self.pool(channel_shuffle(out, self.groups))
 
 
-class TemporalNetwork(nn.Module):
+class TemporalNetwork(nn.Module, abc.ABC):
     """What NAS-TC and Timeception share (Fig. 4a): a 1x1 projection of the ``input_dim`` features to
     ``channels``, the stacked TC layers (``self.layers``, built by the subclass), a global max over time and an
     MLP classifier (dropout, linear, ReLU, dropout, linear) to ``num_classes`` logits. The head has no batch
@@ -354,8 +355,9 @@ class TemporalNetwork(nn.Module):
         """Trainable parameters of the TC layers alone (Table III's Params)."""
         return sum(p.numel() for p in self.layers.parameters() if p.requires_grad)
 
+    @abc.abstractmethod
     def _trunk(self, h: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The stacked temporal layers applied to the projected features."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self._trunk(self.project(x)).amax(dim=-1))

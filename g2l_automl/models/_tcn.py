@@ -6,6 +6,8 @@ convolution it sets. Every layer multiplies its output by the frame mask, so pad
 
 from __future__ import annotations
 
+import abc
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,7 +84,7 @@ class ParallelTemporal(nn.Module):
         return torch.stack([branch(x) for branch in self.branches]).mean(dim=0)
 
 
-class _ResidualLayer(nn.Module):
+class _ResidualLayer(nn.Module, abc.ABC):
     """MS-TCN's residual tail around a temporal module: ``x + dropout(conv1x1(relu(conv_dilated(x))))``, masked; a
     1x1 shortcut when widths differ. Subclasses build ``conv_dilated``."""
 
@@ -93,8 +95,9 @@ class _ResidualLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.shortcut = nn.Conv1d(in_channels, spec.channels, 1) if in_channels != spec.channels else nn.Identity()
 
+    @abc.abstractmethod
     def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
-        raise NotImplementedError
+        """The temporal module of the layer."""
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         out = self.dropout(self.conv_1x1(F.relu(self.conv_dilated(x))))
