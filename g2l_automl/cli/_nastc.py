@@ -15,7 +15,7 @@ import torch
 
 from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
-from g2l_automl.config._yaml import check_sections, merge_section, read_sections
+from g2l_automl.config._yaml import check_fraction, check_int, check_sections, merge_section, read_sections
 from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.models._nastc import Genotype, NASTCNetwork, TemporalNetwork, load_genotype, save_genotype
@@ -89,37 +89,12 @@ class NASTCConfig:
             seed=t["seed"],
         )
 
+    # the `network` section (layers, groups, channels, hidden, dropout) is shared by both retrained networks
     def build_nastc(self, genotype: Genotype, input_dim: int, num_classes: int) -> NASTCNetwork:
-        n = self.network
-        return NASTCNetwork(
-            input_dim,
-            num_classes,
-            genotype,
-            layers=n["layers"],
-            groups=n["groups"],
-            channels=n["channels"],
-            multiplier=self.nastc["multiplier"],
-            hidden=n["hidden"],
-            dropout=n["dropout"],
-        )
+        return NASTCNetwork(input_dim, num_classes, genotype, multiplier=self.nastc["multiplier"], **self.network)
 
     def build_timeception(self, input_dim: int, num_classes: int) -> TimeceptionNetwork:
-        n = self.network
-        return TimeceptionNetwork(
-            input_dim,
-            num_classes,
-            layers=n["layers"],
-            groups=n["groups"],
-            channels=n["channels"],
-            reduction=self.timeception["reduction"],
-            hidden=n["hidden"],
-            dropout=n["dropout"],
-        )
-
-
-def _check_int(path: str, where: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{path}: {where}: must be an integer >= {minimum}, got {value!r}")
+        return TimeceptionNetwork(input_dim, num_classes, reduction=self.timeception["reduction"], **self.network)
 
 
 def parse_nastc_config(raw: Any, path: str = "<config>", data_root: str | None = None) -> NASTCConfig:
@@ -132,15 +107,13 @@ def parse_nastc_config(raw: Any, path: str = "<config>", data_root: str | None =
         d["root"] = data_root
     if not d["root"] or not isinstance(d["root"], (str, os.PathLike)):
         raise ConfigError(f"{path}: data.root: missing (give it in the config or with --data)")
-    _check_int(path, "data.split", d["split"], 1)
-    _check_int(path, "data.split_seed", d["split_seed"], 0)
-    _check_int(path, "data.steps", d["steps"], 2)
-    vf = d["val_fraction"]
-    if isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0.0 < vf < 1.0:
-        raise ConfigError(f"{path}: data.val_fraction: must be in (0, 1), got {vf!r}")
+    check_int(path, "data.split", d["split"], 1)
+    check_int(path, "data.split_seed", d["split_seed"], 0)
+    check_int(path, "data.steps", d["steps"], 2)
+    check_fraction(path, "data.val_fraction", d["val_fraction"])
     for where in ("nastc.nodes", "nastc.multiplier", "timeception.reduction"):
         section, key = where.split(".")
-        _check_int(path, where, sections[section][key], 1)
+        check_int(path, where, sections[section][key], 1)
     config = NASTCConfig(path=path, **sections)
     # build each part once on a tiny shape, so that a bad value fails here and names its section
     placeholder = Genotype(((("identity", 0), ("identity", 1)),) * config.nastc["nodes"])

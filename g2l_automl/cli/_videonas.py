@@ -16,7 +16,7 @@ import torch
 
 from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
-from g2l_automl.config._yaml import merge_section, read_sections
+from g2l_automl.config._yaml import check_fraction, check_int, merge_section, read_sections
 from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits, concat_sets
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.models import VideoNASArch
@@ -106,11 +106,6 @@ class VideoNASConfig:
         )
 
 
-def _int(path: str, field: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{path}: {field}: must be an integer >= {minimum}, got {value!r}")
-
-
 def _number(path: str, field: str, value: Any, minimum: float, strict: bool = True) -> None:
     ok = not isinstance(value, bool) and isinstance(value, (int, float))
     if not ok or (value <= minimum if strict else value < minimum):
@@ -133,10 +128,9 @@ def load_videonas_config(path: str | os.PathLike[str], data_root: str | None = N
     if not data["root"] or not isinstance(data["root"], str):
         raise ConfigError(f"{path}: data.root: missing (give it in the config or with --data)")
     for key, minimum in (("split", 1), ("split_seed", 0), ("steps", 1)):
-        _int(path, f"data.{key}", data[key], minimum)
-    if not isinstance(data["val_fraction"], (int, float)) or not 0.0 < data["val_fraction"] < 1.0:
-        raise ConfigError(f"{path}: data.val_fraction: must be in (0, 1), got {data['val_fraction']!r}")
-    _int(path, "space.stem_channels", sp["stem_channels"], 1)
+        check_int(path, f"data.{key}", data[key], minimum)
+    check_fraction(path, "data.val_fraction", data["val_fraction"])
+    check_int(path, "space.stem_channels", sp["stem_channels"], 1)
     if not isinstance(sp["widths"], list) or not sp["widths"]:
         raise ConfigError(
             f"{path}: space.widths: expected one list of candidate widths per stage, got {sp['widths']!r}"
@@ -151,14 +145,14 @@ def load_videonas_config(path: str | os.PathLike[str], data_root: str | None = N
     except G2LError as exc:
         raise ConfigError(f"{path}: space: {exc}") from None
     for key in ("epochs", "trial_epochs", "batch_size"):
-        _int(path, f"training.{key}", training[key], 1)
-    _int(path, "training.seed", training["seed"], 0)
+        check_int(path, f"training.{key}", training[key], 1)
+    check_int(path, "training.seed", training["seed"], 0)
     _number(path, "training.lr", training["lr"], 0.0)
     _number(path, "training.weight_decay", training["weight_decay"], 0.0, strict=False)
     if not isinstance(training["dropout"], (int, float)) or not 0.0 <= training["dropout"] < 1.0:
         raise ConfigError(f"{path}: training.dropout: must be in [0, 1), got {training['dropout']!r}")
-    _int(path, "search.epochs", search["epochs"], 2)
-    _int(path, "search.warmup_epochs", search["warmup_epochs"], 0)
+    check_int(path, "search.epochs", search["epochs"], 2)
+    check_int(path, "search.warmup_epochs", search["warmup_epochs"], 0)
     if search["warmup_epochs"] >= search["epochs"]:
         raise ConfigError(
             f"{path}: search.warmup_epochs: {search['warmup_epochs']} leaves no search epoch of "
@@ -184,7 +178,7 @@ def load_videonas_config(path: str | os.PathLike[str], data_root: str | None = N
         raise ConfigError(
             f"{path}: optuna.sampler: unknown {opt['sampler']!r}; choose from {', '.join(VIDEONAS_SAMPLERS)}"
         )
-    _int(path, "optuna.n_trials", opt["n_trials"], 1)
+    check_int(path, "optuna.n_trials", opt["n_trials"], 1)
     samplers = opt["samplers"]
     if not isinstance(samplers, Mapping) or not all(isinstance(v, Mapping) for v in samplers.values()):
         raise ConfigError(f"{path}: optuna.samplers: expected a mapping of sampler name -> options")

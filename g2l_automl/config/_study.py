@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from g2l_automl.config._yaml import merge_section, read_sections
+from g2l_automl.config._yaml import check_fraction, check_int, merge_section, read_sections
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.spaces import SearchSpace, space_from_dict
 from g2l_automl.structure import StructureSpec, load_structure
@@ -130,11 +130,9 @@ def _check_values(config: StudyConfig) -> None:
     from g2l_automl.training import Trainer
 
     path, d, o, s = config.path, config.data, config.objective, config.search
-    if not isinstance(d["val_fraction"], (int, float)) or not 0.0 < d["val_fraction"] < 1.0:
-        raise ConfigError(f"{path}: data.val_fraction: must be in (0, 1), got {d['val_fraction']!r}")
+    check_fraction(path, "data.val_fraction", d["val_fraction"])
     for key in ("split", "sample_rate"):
-        if isinstance(d[key], bool) or not isinstance(d[key], int) or d[key] < 1:
-            raise ConfigError(f"{path}: data.{key}: must be an integer >= 1, got {d[key]!r}")
+        check_int(path, f"data.{key}", d[key], 1)
     if not isinstance(d["bg_classes"], list) or not all(isinstance(c, str) for c in d["bg_classes"]):
         raise ConfigError(f"{path}: data.bg_classes: expected a list of class names, got {d['bg_classes']!r}")
     try:

@@ -147,10 +147,11 @@ def load_kernel() -> ModuleType | None:
     or ``G2L_EGI_KERNEL=python`` asks for the Python form."""
     if os.environ.get("G2L_EGI_KERNEL", "cpp") == "python":
         return None
-    with _lock:
-        if "module" not in _state:
-            _state["module"] = _build()
-        return _state["module"]
+    if "module" not in _state:  # every forward pass asks: only the first build takes the lock
+        with _lock:
+            if "module" not in _state:
+                _state["module"] = _build()
+    return _state["module"]
 
 
 def _build() -> ModuleType | None:

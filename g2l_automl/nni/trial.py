@@ -70,7 +70,9 @@ def run_trial(config_path: str, data_root: str | None = None, device: str = "aut
                 nni.report_intermediate_result({"default": float(val[objective.report]), **val, **tag})
 
         metrics, n_params, seconds = objective.score(structure, on_epoch)
-        values = objective.values(metrics, n_params, structure)
+        values = objective.values(
+            metrics, n_params, objective.flops(structure) if "flops" in objective.metrics else None
+        )
         default = values if isinstance(values, float) else values[0]
         nni.report_final_result(
             {"default": float(default), **metrics, "params": n_params, "train_seconds": seconds, **tag}

@@ -139,18 +139,16 @@ class SegmentationObjective:
         model = build_model(structure, dim, self.dataset.num_classes, seed=0)
         return count_flops(model, torch.zeros(1, dim, FLOPS_FRAMES), torch.ones(1, 1, FLOPS_FRAMES))
 
-    def values(
-        self, metrics: dict[str, float], n_params: int, structure: StructureSpec | None = None
-    ) -> float | tuple[float, ...]:
-        """The objective value(s) of a scored structure (``structure`` is needed for ``flops``)."""
+    def values(self, metrics: dict[str, float], n_params: int, flops: int | None = None) -> float | tuple[float, ...]:
+        """The objective value(s) of a scored structure (``flops``, from :meth:`flops`, is needed for ``flops``)."""
         out = []
         for name in self.metrics:
             if name == "params":
                 out.append(float(n_params))
             elif name == "flops":
-                if structure is None:
-                    raise G2LError("metric flops: the structure is needed to count its FLOPs")
-                out.append(float(self.flops(structure)))
+                if flops is None:
+                    raise G2LError("metric flops: the structure's FLOPs are needed (SegmentationObjective.flops)")
+                out.append(float(flops))
             else:
                 out.append(float(metrics[name]))
         return out[0] if len(out) == 1 else tuple(out)
@@ -180,11 +178,12 @@ class SegmentationObjective:
             _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
+        flops = self.flops(structure)
         trial.set_user_attr("params", n_params)
-        trial.set_user_attr("flops", self.flops(structure))
+        trial.set_user_attr("flops", flops)
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("train_seconds", seconds)
-        return self.values(metrics, n_params, structure)
+        return self.values(metrics, n_params, flops)
 
     def refine_structure(
         self, structure: StructureSpec, search: EGILocalSearch

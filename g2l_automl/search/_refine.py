@@ -76,7 +76,8 @@ def refine_study(
         start = _structure_of(trial)
         log(f"trial {trial.number} (value {', '.join(f'{v:.2f}' for v in trial.values)}): {search.method} ...")
         result, metrics, n_params, seconds = objective.refine_structure(start, search)
-        values = objective.values(metrics, n_params, result.structure)
+        flops = objective.flops(result.structure)
+        values = objective.values(metrics, n_params, flops)
         values = [values] if isinstance(values, float) else list(values)
         frozen = optuna.trial.create_trial(
             values=values,
@@ -91,7 +92,7 @@ def refine_study(
                 "search_epochs": result.epochs,
                 "metrics": metrics,
                 "params": n_params,
-                "flops": objective.flops(result.structure),
+                "flops": flops,
                 "train_seconds": seconds,
             },
         )

@@ -21,17 +21,8 @@ import torch.nn.functional as F
 from g2l_automl.data._classification import ClassificationSet
 from g2l_automl.errors import DataError, TrainingError
 from g2l_automl.metrics._classification import mean_average_precision
+from g2l_automl.training._checks import check_int, check_rate
 from g2l_automl.training._trainer import EpochCallback, resolve_device
-
-
-def _check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TrainingError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_rate(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
-        raise TrainingError(f"{name}: must be a positive number, got {value!r}")
 
 
 @torch.no_grad()
@@ -104,11 +95,11 @@ class ClassifierTrainer:
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        _check_positive_int("epochs", epochs)
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("warmup_epochs", warmup_epochs, 0)
-        _check_rate("lr", lr)
-        _check_rate("arch_lr", arch_lr)
+        check_int("epochs", epochs)
+        check_int("batch_size", batch_size)
+        check_int("warmup_epochs", warmup_epochs, 0)
+        check_rate("lr", lr)
+        check_rate("arch_lr", arch_lr)
         for name, value in (("weight_decay", weight_decay), ("arch_weight_decay", arch_weight_decay)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
                 raise TrainingError(f"{name}: must be a number >= 0, got {value!r}")

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from g2l_automl.data import Video, iterate_batches
 from g2l_automl.errors import TrainingError
+from g2l_automl.training._checks import check_int, check_rate
 from g2l_automl.training._loss import segmentation_loss
 from g2l_automl.training._predict import evaluate_videos
 
@@ -73,10 +74,8 @@ class Trainer:
         eval_every: int = 1,
     ) -> None:
         for name, value in (("epochs", epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TrainingError(f"{name}: must be an integer >= 1, got {value!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise TrainingError(f"lr: must be a positive number, got {lr!r}")
+            check_int(name, value)
+        check_rate("lr", lr)
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
