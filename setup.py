@@ -25,8 +25,9 @@ setup(
         "ninja>=1.11",  # builds the fused EGI kernel (torch.utils.cpp_extension)
         "nni==3.0",  # the last release (upstream is archived); g2l_automl.nni works around its known bugs
         "setuptools<82",  # nnictl imports pkg_resources, which setuptools 82 removed
+        # the driver that SQLAlchemy 2.1 picks for a plain postgresql:// URL, so the documented storage URL works
+        "psycopg[binary]>=3.1",
     ],
-    # psycopg2: the PostgreSQL driver of the multi-worker tests (and of users' postgresql:// storages)
-    extras_require={"test": ["pytest>=7", "ruff>=0.4", "psycopg2-binary>=2.9"]},
+    extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
     entry_points={"console_scripts": ["g2l-optimize=g2l_automl.cli:main"]},
 )

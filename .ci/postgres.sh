@@ -21,7 +21,7 @@ case "$cmd" in
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
       -o "-c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -p $port -c max_connections=200" start >/dev/null
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U g2l g2l_test
-    echo "postgresql+psycopg2://g2l@127.0.0.1:$port/g2l_test"
+    echo "postgresql://g2l@127.0.0.1:$port/g2l_test"
     ;;
   stop)
     [ -f "$dir/data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null

@@ -6,7 +6,7 @@ candidates on the synthetic tiny preset with heartbeats (1 s, grace 3 s); K of t
 middle of a trial and a replacement worker is started for each. Trials lost = parameters of failed trials that
 never completed afterwards + trials left RUNNING or WAITING.
 
-    python benchmarks/scale_out.py [--postgres postgresql+psycopg2://user@127.0.0.1:5432/db] [--workers 4]
+    python benchmarks/scale_out.py [--postgres postgresql://user@127.0.0.1:5432/db] [--workers 4]
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,3 +35,42 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def replace_dir(new: str | os.PathLike[str], old: str | os.PathLike[str]) -> None:
+    """Move folder ``new`` onto the existing folder ``old`` and delete the old content.
+
+    On Linux the two are swapped in one step (``renameat2(RENAME_EXCHANGE)``), so ``old`` names the complete old
+    or the complete new folder at every instant, whatever interrupts. Elsewhere ``old`` is first renamed aside and
+    renamed back if the second rename fails."""
+    new, old = Path(new), Path(old)
+    if _exchange(new, old):
+        shutil.rmtree(new)
+        return
+    aside = Path(tempfile.mkdtemp(dir=old.parent, prefix=f".{old.name}.old."))
+    os.replace(old, aside / old.name)
+    try:
+        os.replace(new, old)
+    except BaseException:
+        os.replace(aside / old.name, old)
+        aside.rmdir()
+        raise
+    shutil.rmtree(aside)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False where the C library, kernel or file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

@@ -258,7 +258,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(case, message, tmp_path, 
     config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
     data = tiny_data
     if case == "unreachable":
-        storage = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
+        storage = "postgresql://nobody@127.0.0.1:1/none"
     elif case == "bad-type":
         config["training"]["epochs"] = "five"
     elif case == "bad-space":

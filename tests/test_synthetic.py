@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,3 +68,100 @@ def test_bad_arguments_leave_nothing_behind(tmp_path):
     with pytest.raises(DataError, match="not empty"):
         generate(tmp_path / "full", "tiny", num_videos=4)
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+
+
+# -- make-synthetic --overwrite: only our own datasets, swapped atomically ---------------------------------------
+def _snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _leftovers(parent) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+@pytest.mark.parametrize("case", ["thesis", "fake-marker", "dataset-plus-thesis", "file"])
+def test_overwrite_refuses_what_make_synthetic_did_not_write_and_leaves_it_untouched(case, tmp_path, capsys):
+    from g2l_automl.cli import main
+
+    target = tmp_path / "target"
+    if case == "file":
+        target.write_text("not a folder")
+    elif case == "thesis":
+        target.mkdir()
+        (target / "thesis.tex").write_text("years of work")
+        (target / "features").mkdir()
+    elif case == "fake-marker":
+        target.mkdir()
+        (target / "synthetic.json").write_text(json.dumps({"generator": "someone else"}))
+    else:
+        generate(target, "tiny", seed=0, num_videos=4)
+        (target / "thesis.tex").write_text("years of work")
+    before = _snapshot(target) if target.is_dir() else target.read_bytes()
+    assert main(["make-synthetic", str(target), "--preset", "tiny", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err
+    expected = {"file": "not a folder", "thesis": "synthetic.json", "fake-marker": "synthetic.json"}
+    assert expected.get(case, "thesis.tex besides the dataset") in err
+    assert (_snapshot(target) if target.is_dir() else target.read_bytes()) == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_overwrite_replaces_a_dataset_it_wrote(tmp_path, capsys):
+    from g2l_automl.cli import main
+
+    target = generate(tmp_path / "target", "tiny", seed=0, num_videos=4)
+    before = _snapshot(target)
+    assert main(["make-synthetic", str(target), "--preset", "tiny", "--seed", "1", "--overwrite"]) == 0
+    after = _snapshot(target)
+    assert after != before and json.loads(after["synthetic.json"])["seed"] == 1
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_interrupted_overwrite_keeps_the_old_dataset(tmp_path, monkeypatch):
+    from g2l_automl.data import _synthetic
+
+    target = generate(tmp_path / "target", "tiny", seed=0, num_videos=4)
+    before = _snapshot(target)
+    real, calls = _synthetic._sample_video, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_synthetic, "_sample_video", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate(target, "tiny", seed=1, num_videos=4, overwrite=True)
+    assert _snapshot(target) == before and _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_replace_dir_swaps_and_a_failed_swap_keeps_the_old_folder(exchange, tmp_path, monkeypatch):
+    import os
+
+    from g2l_automl import _files
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder, text in ((old, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "f.txt").write_text(text)
+    if not exchange:
+        monkeypatch.setattr(_files, "_exchange", lambda a, b: False)
+    _files.replace_dir(new, old)
+    assert (old / "f.txt").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+    # the second rename fails (disk, signal): the old folder is back where it was, nothing else is left
+    new.mkdir()
+    (new / "f.txt").write_text("newer")
+    monkeypatch.setattr(_files, "_exchange", lambda a, b: False)
+    real_replace = os.replace
+
+    def failing(src, dst):
+        if Path(src) == new:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(_files.os, "replace", failing)
+    with pytest.raises(KeyboardInterrupt):
+        _files.replace_dir(new, old)
+    assert (old / "f.txt").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]

@@ -11,7 +11,7 @@ from g2l_automl._files import write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config import load_config
 from g2l_automl.errors import G2LError
-from g2l_automl.search import ensemble_study, load_study, select_members
+from g2l_automl.search import display_url, ensemble_study, load_study, select_members
 from g2l_automl.training import resolve_device
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     study = load_study(args.storage, args.study_name)
     select_members(study, args.top)  # a study with nothing to ensemble fails before any data is read
     result = ensemble_study(study, config, top=args.top, device=args.device, epochs=args.epochs)
-    summary = {"storage": args.storage, "config": str(args.config), **result.to_dict()}
+    summary = {"storage": display_url(args.storage), "config": str(args.config), **result.to_dict()}
     print("\n" + result.format())
     if out is not None:
         write_json_atomic(out, summary)

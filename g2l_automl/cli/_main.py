@@ -20,6 +20,7 @@ from g2l_automl.cli import (
     _videonas,
 )
 from g2l_automl.errors import G2LError
+from g2l_automl.search import hide_password
 
 _COMMANDS = {
     "make-synthetic": _make_synthetic,
@@ -47,11 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command].run(args) or 0
     except G2LError as exc:
-        print(f"g2l-optimize {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        for arg in argv:  # a storage password never reaches the terminal, whichever message carries the URL
+            message = hide_password(message, arg)
+        print(f"g2l-optimize {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"g2l-optimize {args.command}: interrupted", file=sys.stderr)

@@ -17,7 +17,12 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("out", help="output folder (created; must be empty unless --overwrite)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="tiny", help="dataset size and shape (default: tiny)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a dataset that make-synthetic wrote there before (only such a folder: its synthetic.json "
+        "marker and nothing else beside the dataset); the swap is atomic, so an interrupted run keeps the old one",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import optuna
 from g2l_automl.config import load_config
 from g2l_automl.nni._experiment import experiment_dir
 from g2l_automl.nni._export import export_to_study, to_frozen_trials
+from g2l_automl.search import display_url
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -46,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
     if args.to_storage:
         name = args.study_name or f"nni-{args.experiment_id}"
         study = export_to_study(trials, args.to_storage, name, args.direction)
-        print(f"copied {len(study.trials)} trials into study {name!r} in {args.to_storage}")
+        print(f"copied {len(study.trials)} trials into study {name!r} in {display_url(args.to_storage)}")
     return 0

@@ -23,7 +23,7 @@ from g2l_automl.models import VideoNASArch
 from g2l_automl.nas import VideoNASSearch, VideoNASSpace
 from g2l_automl.objective import VIDEONAS_METRICS, VideoNASObjective, train_and_score
 from g2l_automl.samplers import make_sampler
-from g2l_automl.search import load_study
+from g2l_automl.search import display_url, load_study
 from g2l_automl.training import ClassifierTrainer
 
 #: Samplers ``--method optuna`` accepts (all work over the space's categorical genes without a SearchSpace).
@@ -284,7 +284,7 @@ def _check_directions(study: optuna.Study, config: VideoNASConfig, storage: str,
         raise G2LError(
             f"study {name!r} has direction(s) {', '.join(have)} but {config.path}: optuna.metric "
             f"{config.metrics} needs {', '.join(wanted)}; create a study with: optuna create-study --storage "
-            f"{storage} --study-name NEW_NAME --directions {' '.join(wanted)}"
+            f"{display_url(storage)} --study-name NEW_NAME --directions {' '.join(wanted)}"
         )
 
 

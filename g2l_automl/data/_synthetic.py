@@ -22,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from g2l_automl._files import replace_dir
 from g2l_automl.errors import DataError
+
+GENERATOR = "g2l_automl.data.generate"
+_LAYOUT = frozenset({"features", "groundTruth", "mapping.txt", "splits", "synthetic.json"})
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,7 @@ def generate(
     if p.num_videos < 2 * p.num_folds or p.num_folds < 1:
         raise DataError(f"num_videos: {p.num_videos} videos are too few for {p.num_folds} folds")
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise DataError(f"{out}: folder exists and is not empty (pass overwrite=True / --overwrite)")
+    replacing = _check_out(out, overwrite)
 
     rng = np.random.default_rng(seed)
     names, steps, context, common = _class_names(p)
@@ -201,12 +204,41 @@ def generate(
             train = sorted(v for j, f in enumerate(folds) if j != k for v in f)
             (tmp / "splits" / f"train.split{k + 1}.bundle").write_text("".join(f"{v}.txt\n" for v in train))
             (tmp / "splits" / f"test.split{k + 1}.bundle").write_text("".join(f"{v}.txt\n" for v in test))
-        info = {"generator": "g2l_automl.data.generate", "preset": name, "seed": seed, "settings": asdict(p)}
+        info = {"generator": GENERATOR, "preset": name, "seed": seed, "settings": asdict(p)}
         (tmp / "synthetic.json").write_text(json.dumps(info, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        if replacing:
+            replace_dir(tmp, out)
+        else:
+            if out.exists():
+                out.rmdir()  # empty, checked above
+            os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _check_out(out: Path, overwrite: bool) -> bool:
+    """Whether ``out`` holds a dataset to replace; refuses (before any work) a file, a link, a non-empty folder
+    without ``overwrite``, and with it any folder that is not a dataset written by :func:`generate` alone."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise DataError(f"{out}: exists and is not a folder; give a new or empty folder")
+    entries = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    if not entries:
+        return False
+    if not overwrite:
+        raise DataError(f"{out}: folder exists and is not empty (pass overwrite=True / --overwrite)")
+    try:
+        info = json.loads((out / "synthetic.json").read_text())
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict) or info.get("generator") != GENERATOR:
+        raise DataError(
+            f"{out}: --overwrite replaces only a dataset that make-synthetic wrote (it has a synthetic.json "
+            f"marker); this folder has none, so it is left untouched"
+        )
+    foreign = [name for name in entries if name not in _LAYOUT]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise DataError(f"{out}: --overwrite refused: the folder holds {shown} besides the dataset; move it out first")
+    return True

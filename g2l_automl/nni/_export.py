@@ -13,7 +13,7 @@ from g2l_automl.errors import G2LError
 from g2l_automl.nni._experiment import TrialRecord, profile, trial_records
 from g2l_automl.nni._protocol import ID_KEY, default_value, echoed_id
 from g2l_automl.nni._space import distributions_from_nni
-from g2l_automl.search import open_storage
+from g2l_automl.search import display_url, open_storage
 from g2l_automl.spaces import SearchSpace
 
 _STOPPED = ("USER_CANCELED", "EARLY_STOPPED")
@@ -87,7 +87,7 @@ def export_to_study(
     except KeyError:
         pass
     else:
-        raise G2LError(f"study {study_name!r} already exists in {storage}; choose another --study-name")
+        raise G2LError(f"study {study_name!r} already exists in {display_url(storage)}; choose another --study-name")
     study = optuna.create_study(storage=backend, study_name=study_name, direction=direction)
     try:
         study.add_trials(trials)

@@ -18,7 +18,7 @@ from g2l_automl.search._run import (
     make_local_search,
     run_search,
 )
-from g2l_automl.search._storage import load_study, open_storage
+from g2l_automl.search._storage import display_url, hide_password, load_study, open_storage
 
 __all__ = [
     "EnsembleMember",
@@ -26,8 +26,10 @@ __all__ = [
     "best_summary",
     "build_objective",
     "describe",
+    "display_url",
     "ensemble_study",
     "format_dilations",
+    "hide_password",
     "late_fusion",
     "load_study",
     "make_local_search",

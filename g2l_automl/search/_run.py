@@ -17,7 +17,7 @@ from g2l_automl.errors import G2LError
 from g2l_automl.objective import ProxyObjective, SegmentationObjective
 from g2l_automl.pruners import make_pruner
 from g2l_automl.samplers import make_sampler
-from g2l_automl.search._storage import load_study
+from g2l_automl.search._storage import display_url, load_study
 from g2l_automl.structure import LayerSpec, StructureSpec
 from g2l_automl.training import Trainer
 
@@ -160,7 +160,7 @@ def run_search(
     n = n_trials if n_trials is not None else config.search["n_trials"]
     timeout = timeout if timeout is not None else config.search["timeout"]
     log(
-        f"study {study_name!r} in {storage}: sampler {name}, up to {n} trials"
+        f"study {study_name!r} in {display_url(storage)}: sampler {name}, up to {n} trials"
         + (f" or {timeout:.0f}s" if timeout else "")
     )
     study.optimize(

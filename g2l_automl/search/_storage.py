@@ -3,14 +3,68 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from typing import Any
+from urllib.parse import unquote
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
 from g2l_automl.errors import G2LError
+
+_MASK = "***"
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to print or store: a database URL's password (``user:PASSWORD@`` or a ``password=`` query
+    parameter) replaced by ``***``; a journal path unchanged.
+
+    Example:
+        >>> display_url("postgresql://g2l:s3cret@db-host:5432/g2l")
+        'postgresql://g2l:***@db-host:5432/g2l'
+        >>> display_url("search.log")
+        'search.log'
+    """
+    for begin, end in reversed(_secret_spans(url)):
+        url = url[:begin] + _MASK + url[end:]
+    return url
+
+
+def hide_password(text: str, url: str) -> str:
+    """``text`` (an error message, say) with ``url`` shown as :func:`display_url` shows it and its password,
+    raw or percent-decoded, masked wherever else it appears."""
+    spans = _secret_spans(url)
+    if not spans:
+        return text
+    text = text.replace(url, display_url(url))
+    secrets = {v for b, e in spans for v in (url[b:e], unquote(url[b:e])) if v}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    return text
+
+
+def _secret_spans(url: str) -> list[tuple[int, int]]:
+    """Index ranges of the secrets in a database URL, in order: the password of ``user:password@`` and the
+    values of ``password=`` query parameters. None for a path (no ``://``).
+
+    The user part runs to the *last* ``@`` of the URL, so a password with a raw ``@`` or ``/`` in it is still
+    masked whole (masking too much is harmless, too little is a leak)."""
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return []
+    spans = []
+    start = scheme_end + 3
+    at = url.rfind("@", start)
+    user, colon, _ = url[start:at].partition(":") if at >= 0 else ("", "", "")
+    if colon and "/" not in user:  # a user name has no "/": that is a path (sqlite:////a:b@c)
+        spans.append((start + len(user) + 1, at))
+    spans.extend(m.span(1) for m in _QUERY_PASSWORD.finditer(url, max(at, start)) if m.group(1))
+    return spans
+
+
+_QUERY_PASSWORD = re.compile(r"[?&]password=([^&#]*)", re.IGNORECASE)
 
 
 def open_storage(
@@ -48,7 +102,7 @@ def open_storage(
             return RDBStorage(url, engine_kwargs=engine_kwargs, **beats)
     except Exception as exc:  # SQLAlchemy / driver errors: bad URL, server down, missing driver
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise G2LError(f"storage: cannot open {url!r}: {first}") from None
+        raise G2LError(hide_password(f"storage: cannot open {display_url(url)!r}: {first}", url)) from None
 
 
 def load_study(
@@ -65,7 +119,8 @@ def load_study(
         return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
         extra = " --storage-class JournalFileBackend" if "://" not in storage_url else ""
+        shown = display_url(storage_url)
         raise G2LError(
-            f"study {study_name!r} does not exist in {storage_url}; create it first with:\n"
-            f"  optuna create-study --storage {storage_url}{extra} --study-name {study_name} --direction maximize"
+            f"study {study_name!r} does not exist in {shown}; create it first with:\n"
+            f"  optuna create-study --storage {shown}{extra} --study-name {study_name} --direction maximize"
         ) from None
