@@ -71,6 +71,9 @@ def test_tiny_study_values():
         "report": "F1@10",
         "refine": False,
         "proxy_seed": 0,
+        "repeats": 1,
+        "rotate_val": False,
+        "common_seeds": True,
     }
     assert config.refine["method"] == "egi" and config.refine["epochs"] == 2 and config.refine["top"] == 2
     assert config.refine["num_candidates"] == 3  # default filled in

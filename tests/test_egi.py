@@ -1,16 +1,23 @@
 """EGI local search: the shared-kernel multi-dilated layer (fused == naive == reference), PMFs, candidates,
-the expectation update, the DARTS baseline and the search loop."""
+the expectation update (no drift without signal), the DARTS baseline, the search loop (one Adam across updates,
+early stop or the full schedule) and its config/CLI options."""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from g2l_automl.cli import main
+from g2l_automl.config import load_config
 from g2l_automl.data import Video
 from g2l_automl.egi import (
     DartsDilatedConv1d,
@@ -20,7 +27,8 @@ from g2l_automl.egi import (
     expected_dilation,
     normalize_importance,
 )
-from g2l_automl.errors import G2LError
+from g2l_automl.errors import ConfigError, G2LError
+from g2l_automl.search import make_local_search
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
 
@@ -240,9 +248,22 @@ def test_candidate_dilations_four_and_one():
 
 
 def test_candidate_dilations_max_clip():
-    assert candidate_dilations(64, max_dilation=66) == (58, 64, 66)
-    assert candidate_dilations(64, max_dilation=64) == (58, 64, 64)
-    assert candidate_dilations(2048, max_dilation=2048)[-1] == 2048
+    # dD shrinks to the distance to the bound (the window stays symmetric), but not below min_delta
+    assert candidate_dilations(64, max_dilation=66) == (62, 64, 66)
+    assert candidate_dilations(64, max_dilation=64) == (63, 64, 64)
+    assert candidate_dilations(2048, max_dilation=2048) == (2047, 2048, 2048)
+    assert candidate_dilations(2000, max_dilation=2048) == (1952, 2000, 2048)
+    assert candidate_dilations(5, delta=0.9) == (1, 5, 9)  # the lower bound too (was (1, 5, 10))
+
+
+@pytest.mark.parametrize("num", [2, 3, 4, 5])
+def test_candidate_dilations_are_symmetric_about_d(num):
+    for dilation in range(1, 2049):
+        cands = candidate_dilations(dilation, num=num, max_dilation=2048)
+        if cands[0] > 1 and cands[-1] < 2048:  # nothing clipped
+            assert all(a + b == 2 * dilation for a, b in zip(cands, reversed(cands), strict=True)), cands
+    assert candidate_dilations(15) == (13, 15, 17)  # was (14, 15, 17): offsets +-1.5 both round away from D
+    assert candidate_dilations(25) == (22, 25, 28)
 
 
 @pytest.mark.parametrize(
@@ -265,9 +286,9 @@ def test_candidate_dilations_bad_input(args, kwargs):
 
 
 def test_expected_dilation_floor_and_round():
-    assert expected_dilation([0.2, 0.3, 0.5], [58, 64, 70]) == 65  # 65.8
-    assert expected_dilation([0.2, 0.3, 0.5], [58, 64, 70], "round") == 66
-    assert expected_dilation([0.5, 0.5], [1, 2]) == 1  # 1.5 floors
+    assert expected_dilation([0.2, 0.3, 0.5], [58, 64, 70]) == 66  # 65.8: the default rounds to the nearest
+    assert expected_dilation([0.2, 0.3, 0.5], [58, 64, 70], "floor") == 65
+    assert expected_dilation([0.5, 0.5], [1, 2], "floor") == 1  # 1.5 floors
     assert expected_dilation([0.5, 0.5], [1, 2], "round") == 2
     assert expected_dilation([0.9, 0.1], [1, 2], "round") == 1
     assert expected_dilation([1.0], [0]) == 1  # at least 1
@@ -278,14 +299,55 @@ def test_expected_dilation_floor_and_round():
         expected_dilation([0.5, 0.5], [3])
 
 
-@pytest.mark.parametrize("dilation", [1, 2, 3, 7, 10, 64, 100, 333, 1000])
+@pytest.mark.parametrize("dilation", [1, 2, 3, 7, 10, 15, 64, 100, 333, 1000])
 def test_uniform_expectation_does_not_drift_down(dilation):
     cands = candidate_dilations(dilation)
     pmf = MultiDilatedConv1d(1, 1, 3, cands).pmf().double().tolist()  # float32 -> the real rounding noise
-    if dilation > 1:
-        assert expected_dilation(pmf, cands) == dilation
+    assert expected_dilation(pmf, cands) == dilation
+    assert expected_dilation(pmf, cands, "floor") == dilation
     assert expected_dilation([1 / 3] * 3, (58, 64, 70)) == 64
-    assert expected_dilation(pmf, cands, "round") == round(sum(cands) / 3 + 1e-9)
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 4, 8, 64, 512, 2048])
+def test_flat_pmf_is_a_fixed_point_of_the_default_update(dilation):
+    """Alg. 2 without signal: a uniform PMF (exact, and as a fresh layer computes it) gives D back."""
+    search = EGILocalSearch()
+    cands = search.candidates(dilation)
+    assert expected_dilation([1 / len(cands)] * len(cands), cands, search.rounding) == dilation
+    assert search._decide(MultiDilatedConv1d(1, 1, 3, cands)) == dilation
+    assert all(
+        expected_dilation([1 / 3] * 3, search.candidates(d), search.rounding) == d for d in range(1, 2049)
+    )  # every D up to max_dilation
+
+
+def _drift(dilation: int, rounding: str | None, runs: int = 1000, updates: int = 10) -> tuple[float, float]:
+    """Mean and standard error of D after ``updates`` EGI updates whose PMFs carry no signal (Dirichlet(30) draws
+    around uniform, fixed seed), through the search's own candidates and Eq. 6 (``None``: its default rounding)."""
+    search = EGILocalSearch() if rounding is None else EGILocalSearch(rounding=rounding)
+    pmfs = np.random.default_rng(0).dirichlet([30.0] * search.num_candidates, size=(runs, updates))
+    final = []
+    for run in pmfs:
+        d = dilation
+        for pmf in run:
+            d = expected_dilation(pmf.tolist(), search.candidates(d), search.rounding)
+        final.append(d)
+    return float(np.mean(final)), float(np.std(final) / math.sqrt(runs))
+
+
+def test_default_rounding_does_not_drift_and_floor_does():
+    """With noisy near-uniform PMFs, 10 updates keep D on average with the default rounding (round); Eq. 6's floor
+    loses about 1/2 per update (D = 8 ends near 3, D = 4 near 1). D = 25 (dD = 2.5) and D = 2048 (the cap) check
+    the symmetric candidates: the old ones took them to 26.0 and 1857.5 even when rounding to the nearest."""
+    measured = {d: (_drift(d, None), _drift(d, "floor")[0]) for d in (1, 2, 4, 8, 25, 64, 512, 2048)}
+    for d, ((mean, sem), _) in measured.items():
+        assert mean >= d - 0.05  # never below D: small dilations can only be pushed up by the bound at 1
+        if d >= 8:
+            assert abs(mean - d) <= 4 * sem + 0.05, (d, mean, sem)  # measured 8.00, 25.02, 64.07, 512.51, 2047.99
+    floor = {d: f for d, (_, f) in measured.items()}
+    assert floor[1] == 1 and floor[2] < 1.01 and floor[4] < 1.1
+    assert 2.8 < floor[8] < 3.3  # measured 3.11
+    for d in (64, 512):
+        assert 4.5 < d - floor[d] < 5.5, (d, floor[d])  # measured 59.06 and 507.48
 
 
 # -- DARTS -------------------------------------------------------------------------------------------------------
@@ -326,6 +388,17 @@ def test_darts_set_dilations_copies_the_decoded_branch():
     assert len({b.weight.data_ptr() for b in layer.branches}) == 4  # copies, not shared
     assert torch.equal(layer.alpha.detach(), torch.zeros(4))
     assert layer(torch.randn(1, 3, 20)).shape == (1, 4, 20)
+
+
+def test_darts_set_dilations_keeps_the_branch_parameters():
+    layer = DartsDilatedConv1d(3, 4, 3, dilations=(2, 4, 6))
+    params = [p for b in layer.branches for p in b.parameters()]
+    layer.set_dilations((3, 5, 7))
+    assert all(a is b for a, b in zip(params, (p for b in layer.branches for p in b.parameters()), strict=True))
+    x = torch.randn(1, 3, 20)
+    reference = DartsDilatedConv1d(3, 4, 3, dilations=(3, 5, 7))
+    reference.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(layer(x), reference(x))  # re-dilated in place == built with those dilations
 
 
 # -- the search loop ---------------------------------------------------------------------------------------------
@@ -391,7 +464,7 @@ def test_search_interval_two_records_every_update():
     assert result.structure.dilations() == [[5, 11]]
 
 
-def test_search_stops_when_nothing_moves(monkeypatch):
+def test_search_stops_when_nothing_moves(monkeypatch):  # stop_when_converged (the default)
     monkeypatch.setattr(EGILocalSearch, "_decide", lambda self, layer: layer.dilations[len(layer.dilations) // 2])
     spec = StructureSpec.mstcn(1, 3, channels=8, dilations=[1, 3, 9])
     result = _search(interval=1, epochs=10).run(spec, _videos(2), num_classes=3)
@@ -400,6 +473,89 @@ def test_search_stops_when_nothing_moves(monkeypatch):
     assert [s["epoch"] for s in result.trajectory] == [0, 1]
     assert result.trajectory[1]["dilations"] == [[1, 3, 9]]
     assert result.structure == spec
+
+
+@pytest.mark.parametrize("stop", [True, False])
+def test_search_schedule_early_stop_or_full(monkeypatch, stop):
+    monkeypatch.setattr(EGILocalSearch, "_decide", lambda self, layer: layer.dilations[len(layer.dilations) // 2])
+    spec = StructureSpec.mstcn(1, 2, channels=8, dilations=[2, 8])
+    result = _search(interval=2, epochs=7, stop_when_converged=stop).run(spec, _videos(2), num_classes=3)
+    assert result.converged  # the last update moved nothing either way
+    if stop:
+        assert [s["epoch"] for s in result.trajectory] == [0, 2]
+        assert result.epochs == 2 and len(result.history) == 2
+    else:  # Alg. 2: all ceil(7 / 2) = 4 updates
+        assert [s["epoch"] for s in result.trajectory] == [0, 2, 4, 6, 7]
+        assert result.epochs == 7 and len(result.history) == 7
+    assert all(s["dilations"] == [[2, 8]] for s in result.trajectory)
+
+
+def test_full_schedule_reports_whether_the_last_update_moved(monkeypatch):
+    moves = iter([True, False, True])  # update 1 moves, 2 does not (no stop), 3 moves
+
+    def decide(self, layer):  # noqa: ANN001, ANN202
+        move = next(moves) if layer.dilations[1] >= 8 else False  # only the second layer
+        return max(layer.dilations) if move else layer.dilations[1]
+
+    monkeypatch.setattr(EGILocalSearch, "_decide", decide)
+    spec = StructureSpec.mstcn(1, 2, channels=8, dilations=[2, 8])
+    result = _search(interval=1, epochs=3, stop_when_converged=False).run(spec, _videos(2), num_classes=3)
+    assert [s["dilations"] for s in result.trajectory] == [[[2, 8]], [[2, 9]], [[2, 9]], [[2, 10]]]
+    assert not result.converged
+
+
+def _adam_state(optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor]) -> dict[str, dict]:
+    return {name: {k: v.clone() for k, v in optimizer.state.get(p, {}).items()} for name, p in params.items()}
+
+
+def test_search_keeps_the_kernels_adam_state_across_updates(monkeypatch):
+    """One Adam for the whole search: after an update the kernel's moments and step count are the ones training
+    left (and keep growing); the importance weights' state restarts with the weights."""
+    seen = []
+    fit = Trainer.fit
+
+    def recording_fit(self, model, *args, optimizer=None, **kwargs):  # noqa: ANN001, ANN202
+        layer = model.stages[0].layers[1].conv_dilated
+        params = {"weight": layer.weight, "bias": layer.bias, "importance": layer.importance}
+        before = _adam_state(optimizer, params)
+        logs = fit(self, model, *args, optimizer=optimizer, **kwargs)
+        seen.append((optimizer, before, _adam_state(optimizer, params)))
+        return logs
+
+    monkeypatch.setattr(Trainer, "fit", recording_fit)
+    spec = StructureSpec.mstcn(1, 2, channels=8, dilations=[2, 8])
+    _search(interval=1, epochs=2, stop_when_converged=False).run(spec, _videos(2), num_classes=3)
+    (first, start, trained), (second, updated, trained_again) = seen
+    assert isinstance(first, torch.optim.Adam) and second is first
+    assert start == {"weight": {}, "bias": {}, "importance": {}}
+    steps = 2  # 2 videos, batch size 1, 1 epoch per update
+    for name in ("weight", "bias"):
+        assert trained[name].keys() == {"step", "exp_avg", "exp_avg_sq"}
+        for key, value in trained[name].items():
+            assert torch.equal(updated[name][key], value), (name, key)  # the update kept it
+        assert float(trained[name]["step"]) == steps and float(trained_again[name]["step"]) == 2 * steps
+    assert float(trained["importance"]["step"]) == steps
+    assert updated["importance"] == {}  # reset with the importance weights
+    assert float(trained_again["importance"]["step"]) == steps
+
+
+def test_darts_update_copies_the_decoded_branch_adam_state():
+    search = EGILocalSearch(method="darts")
+    layer = search._wrap(torch.nn.Conv1d(3, 4, 3, padding=8, dilation=8), 8)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.01)
+    layer(torch.randn(2, 3, 30)).square().sum().backward()
+    optimizer.step()
+    with torch.no_grad():
+        layer.alpha.copy_(torch.tensor([0.0, 0.0, 1.0]))  # decode the third branch (dilation 9)
+    best = [{k: v.clone() for k, v in optimizer.state[p].items()} for p in layer.branches[2].parameters()]
+    search._move(layer, layer.decode(), optimizer)
+    assert layer.dilations == (8, 9, 10)
+    assert layer.alpha not in optimizer.state
+    held = set(optimizer.param_groups[0]["params"])
+    for branch in layer.branches:
+        for p, state in zip(branch.parameters(), best, strict=True):
+            assert p in held  # still the optimiser's parameters
+            assert all(torch.equal(optimizer.state[p][k], v) for k, v in state.items())
 
 
 def test_search_mstcn_pp_dual_layers():
@@ -466,6 +622,8 @@ def test_search_max_dilation_caps_the_structure():
         {"min_delta": -1},
         {"delta": -0.5},
         {"delta": "0.1"},
+        {"stop_when_converged": 1},
+        {"stop_when_converged": "no"},
     ],
     ids=str,
 )
@@ -507,3 +665,47 @@ def test_search_keeps_the_dilation_of_layers_that_are_not_plain_convolutions():
     assert (out[0].op, out[0].dilation, out[2].op, out[2].dilation) == ("tgm", 1, "parallel", 16)
     assert out[1].op == "conv"  # the plain convolution was searched
     assert [len(step["dilations"][0]) for step in result.trajectory] == [3] * len(result.trajectory)
+
+
+@pytest.mark.parametrize("name", ["g2l_automl.egi._candidates", "g2l_automl.egi._layers", "g2l_automl.egi._search"])
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# -- the options in configs and on the command line --------------------------------------------------------------
+
+
+def test_config_refine_defaults_and_options(tmp_path):
+    tiny = Path(__file__).parents[1] / "studies" / "synthetic-tiny.yaml"
+    base = tiny.read_text()
+    search = make_local_search(load_config(tiny))
+    assert (search.rounding, search.stop_when_converged) == ("round", True)
+    path = tmp_path / "study.yaml"
+    path.write_text(base.replace("top: 2}", "top: 2, rounding: floor, stop_when_converged: false}"))
+    search = make_local_search(load_config(path))
+    assert (search.rounding, search.stop_when_converged) == ("floor", False)
+    assert make_local_search(load_config(path), stop_when_converged=True).stop_when_converged
+    path.write_text(base.replace("top: 2}", "top: 2, stop_when_converged: sometimes}"))
+    with pytest.raises(ConfigError, match="refine.stop_when_converged"):
+        load_config(path)
+
+
+def test_shipped_studies_use_the_unbiased_rounding():
+    for path in sorted((Path(__file__).parents[1] / "studies").glob("*.yaml")):
+        assert load_config(path).refine["rounding"] == "round", path.name
+
+
+@pytest.mark.parametrize(("flag", "updates"), [("--stop-when-converged", 1), ("--no-stop-when-converged", 3)])
+def test_refine_cli_schedule_flag(monkeypatch, tiny_data, tmp_path, flag, updates):
+    monkeypatch.setattr(EGILocalSearch, "_decide", lambda self, layer: layer.dilations[len(layer.dilations) // 2])
+    start = tmp_path / "start.json"
+    start.write_text(json.dumps(StructureSpec.mstcn(1, 4, channels=16, dilations=[1, 3, 9, 27]).to_dict()))
+    out = tmp_path / "out"
+    config = Path(__file__).parents[1] / "studies" / "synthetic-tiny.yaml"
+    options = ["--epochs", "3", "--interval", "1", "--device", "cpu", "--rounding", "floor", flag]
+    argv = ["refine", "--structure", str(start), "--config", str(config), "--data", str(tiny_data), *options]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads((out / "refine.json").read_text())
+    assert [s["epoch"] for s in report["trajectory"]] == list(range(updates + 1))
+    assert report["converged"]

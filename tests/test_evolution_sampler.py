@@ -80,16 +80,41 @@ def test_first_population_is_random_and_enqueued_trials_are_kept():
 
 
 class _Recorder(EvolutionSampler):
-    """Records, at each sampling, the COMPLETE trials that existed (the possible parents)."""
+    """Records, at each sampling, the COMPLETE trials that existed (the possible parents), every mutation, and
+    the draws of the duplicate rule: ``("propose", 0)`` for a tournament child, ``("vary", k)`` for a seen child
+    varied by ``k`` more mutations, ``("random", 0)`` for a random genome."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.before: dict[int, list[optuna.trial.FrozenTrial]] = {}
         self.calls: list[tuple[list, list]] = []
+        self.draws: dict[int, list[tuple[str, int]]] = {}
 
     def sample_relative(self, study, trial, search_space):
         self.before[trial.number] = study.get_trials(deepcopy=True, states=(TrialState.COMPLETE,))
+        self._number = trial.number
         return super().sample_relative(study, trial, search_space)
+
+    def _unseen_child(self, genome, key, propose, vary):
+        log = self.draws.setdefault(self._number, [])
+
+        def logged_propose():
+            log.append(("propose", 0))
+            return propose()
+
+        def logged_vary(child, k):
+            log.append(("vary", k))
+            return vary(child, k)
+
+        return super()._unseen_child(genome, key, logged_propose, logged_vary)
+
+    def mutations_drawn(self, P, d, r):
+        """Mutations the draws imply: ``mutation_count`` per tournament child, ``k`` per variation."""
+        return sum(
+            mutation_count(n - P, d, r) if what == "propose" and n >= P else (k if what == "vary" else 0)
+            for n, log in self.draws.items()
+            for what, k in log
+        )
 
     def _mutate(self, genome, child):
         out = super()._mutate(genome, child)
@@ -115,9 +140,13 @@ def test_children_are_within_mutation_count_of_a_complete_trial():
         distances.append((allowed, nearest))
     # The annealing shows: early children move further than the single-mutation ones at the end.
     assert max(n for a, n in distances if a >= 3) >= 2
-    assert {n for a, n in distances if a == 1} <= {0, 1}
-    # Exactly mutation_count(round) mutations were applied per child after the initial population.
-    assert len(sampler.calls) == sum(mutation_count(i, d, r) for i in range(60 - P))
+    # A single-mutation child is exactly one gene from the nearest trial: it repeats none (the duplicate rule).
+    assert {n for a, n in distances if a == 1} == {1}
+    # Exactly mutation_count(round) mutations were applied per tournament child after the initial population;
+    # 3 of the 50 children repeated a trial and were redrawn by a new tournament (no heavier variation needed).
+    assert [len(sampler.draws[n]) for n in range(60)].count(2) == 3
+    assert {what for log in sampler.draws.values() for what, _ in log} == {"propose"}
+    assert len(sampler.calls) == sampler.mutations_drawn(P, d, r) == sum(mutation_count(i, d, r) for i in range(50)) + 3
     # A value mutation of a categorical gene always changes exactly one gene.
     assert all(sum(x != y for x, y in zip(a, b, strict=True)) == 1 for a, b in sampler.calls)
 
@@ -204,6 +233,8 @@ def test_population_before_any_complete_trial_is_empty():
         {"anneal_rounds": 0},
         {"population_size": 2.5},
         {"population_size": True},
+        {"max_retries": -1},
+        {"max_retries": 1.5},
     ],
 )
 def test_invalid_arguments(kwargs):
@@ -242,7 +273,11 @@ def test_structural_mutations_step_depth_and_change_ops():
     names = space.names
 
     # Internal trace: one mutation per child, each a single gene change; a depth change is one candidate step.
-    assert len(sampler.calls) == 60 - P
+    # (one per tournament: 20 of the 50 children repeated a trial and were redrawn, 29 redraws in all, by new
+    # tournaments only)
+    assert {what for log in sampler.draws.values() for what, _ in log} == {"propose"}
+    assert len(sampler.calls) == sampler.mutations_drawn(P, 1, 10) == sum(map(len, sampler.draws.values())) - P
+    assert len(sampler.calls) == 60 - P + 29
     kinds = {"value": 0, "op": 0, "depth": 0}
     for before, after in sampler.calls:
         changed = [names[k] for k, (x, y) in enumerate(zip(before, after, strict=True)) if x != y]

@@ -252,6 +252,8 @@ def test_rejects_bad_arguments():
         G2LGeneticSampler(population_size=1)
     with pytest.raises(ValueError, match="mutation_prob"):
         G2LGeneticSampler(mutation_prob=1.5)
+    with pytest.raises(ValueError, match="max_retries"):
+        G2LGeneticSampler(max_retries=-1)
     with pytest.raises(TypeError, match="space"):
         G2LGeneticSampler(space={"stage0.layer0.dilation": [1, 2]})
 

@@ -62,6 +62,10 @@ def test_completed_trial_records_structure_metrics_params_and_time(objective, sp
         assert isinstance(attrs["params"], int) and not isinstance(attrs["params"], bool) and attrs["params"] > 0
         assert isinstance(attrs["train_seconds"], float) and attrs["train_seconds"] >= 0.0
         assert trial.value == attrs["metrics"]["F1@10"]
+        if "duplicate_of" in attrs:  # the random sampler repeated a structure: scored once, not trained again
+            assert attrs["train_seconds"] == 0.0 and trial.intermediate_values == {}
+            assert trial.value == study.trials[attrs["duplicate_of"]].value
+            continue
         assert sorted(trial.intermediate_values) == [1, 2]
         assert trial.intermediate_values[2] == attrs["metrics"]["F1@10"]
 
@@ -118,16 +122,16 @@ def test_pruner_prunes_after_the_first_epoch(objective):
 
 
 def test_a_crash_fails_that_trial_only(objective, monkeypatch):
-    original = objective.trainer.fit
+    original = Trainer.epochs_of
     calls = []
 
-    def flaky_fit(*args, **kwargs):
+    def flaky_epochs(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("CUDA out of memory (simulated)")
-        return original(*args, **kwargs)
+        yield from original(*args, **kwargs)
 
-    monkeypatch.setattr(objective.trainer, "fit", flaky_fit)
+    monkeypatch.setattr(Trainer, "epochs_of", flaky_epochs)
     study = _study()
     study.optimize(objective, n_trials=2)
     failed, done = study.trials
@@ -168,7 +172,7 @@ def test_multi_objective_crash_fails_with_all_values(tiny_data, space, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(objective.trainer, "fit", broken)
+    monkeypatch.setattr(Trainer, "epochs_of", broken)
     study = _study(direction=None, directions=["maximize", "maximize"])
     study.optimize(objective, n_trials=1)
     assert study.trials[0].state == TrialState.FAIL

@@ -77,8 +77,8 @@ def test_report_has_every_figure_with_data_and_loads_offline(searched, capsys):
     assert str(out) in capsys.readouterr().out
     page = out.read_text()
     for key, title, _ in SECTIONS:
-        if key == "pareto":
-            assert f"id='{key}'" not in page  # single objective
+        if key in ("pareto", "compare"):
+            assert f"id='{key}'" not in page  # single objective; no 'compare' user attr (see the test below)
             continue
         assert f"id='{key}'" in page and title in page, key
         div = page.split(f"id='{key}'", 1)[1].split("<h2", 1)[0]
@@ -114,6 +114,69 @@ def test_report_of_a_multi_objective_study_has_a_pareto_front(tmp_path):
         study.add_trial(create_trial(values=[f1, params], params={"d": [1, 2, 4, 1][i]}, distributions={"d": dist}))
     figures = report_figures([study])
     assert "pareto" in figures and figure_has_data(figures["pareto"])
+
+
+def _compare_summary() -> dict:
+    """A ``g2l-optimize compare`` summary, as stored on a study: the baseline and two searched structures."""
+    from g2l_automl.metrics import METRIC_NAMES
+    from g2l_automl.search import Arm, ArmResult, CompareResult
+    from g2l_automl.structure import StructureSpec
+
+    base = StructureSpec.mstcn(1, 4, channels=16)
+
+    def arm(label, spec, scores):
+        runs = tuple(
+            {"seed": s, "metrics": {n: v + 2 * k for k, n in enumerate(METRIC_NAMES)}, "train_seconds": 1.0}
+            for s, v in enumerate(scores)
+        )
+        return ArmResult(Arm(label, spec, "test"), 1000, runs)
+
+    result = CompareResult(
+        arm("baseline (2^i)", base, [40.0, 42.0, 44.0]),
+        (
+            arm("searched (trial 3)", base.with_layer(0, 0, dilation=4), [47.0, 48.0, 52.0]),
+            arm("refined (trial 9)", base.with_layer(0, 1, dilation=8), [41.0, 42.0, 43.0]),
+        ),
+        seeds=(0, 1, 2),
+        split=1,
+        test_videos=4,
+        epochs=3,
+    )
+    return result.to_dict(structures=False)
+
+
+def test_report_shows_the_compare_section_when_the_study_has_one(tmp_path):
+    from g2l_automl.reports import compare_figure
+
+    study = optuna.create_study(direction="maximize", storage=f"sqlite:///{tmp_path / 'c.db'}", study_name="c")
+    study.add_trial(create_trial(value=1.0))
+    assert "compare" not in report_figures([study])
+    summary = _compare_summary()
+    study.set_user_attr("compare", summary)
+    figures = report_figures([study])
+    bars = figures["compare"].data
+    assert [b.name for b in bars] == ["baseline (2^i)", "searched (trial 3)", "refined (trial 9)"]
+    assert list(bars[0].x) == ["F1@10", "F1@25", "F1@50", "Edit", "Acc"]
+    assert list(bars[1].y) == pytest.approx([49.0, 51.0, 53.0, 55.0, 57.0])  # means of 47, 48, 52 (+ 2k)
+    assert list(bars[1].error_y.array) == pytest.approx([np.std([47.0, 48.0, 52.0], ddof=1)] * 5)
+    assert compare_figure(summary).layout.barmode == "group"
+    out = tmp_path / "r.html"
+    assert main(["report", "--storage", f"sqlite:///{tmp_path / 'c.db'}", "--study-name", "c", "--out", str(out)]) == 0
+    page = out.read_text()
+    title = dict((k, t) for k, t, _ in SECTIONS)["compare"]
+    assert title == "Searched vs baseline (test split)" and title in page
+    section = page.split("id='compare'", 1)[1]
+    assert re.search(r'"(x|y)":(\[[^\]]|\{"dtype")', section)  # the bars hold data
+    # the difference table: searched - baseline, paired: +7.0 +- 1.0 (better), +0.0 +- 1.0 (inconclusive)
+    assert "difference: searched (trial 3) - baseline" in section and "+7.0 &plusmn; 1.0 (better)" in section
+    assert "difference: refined (trial 9) - baseline" in section and "+0.0 &plusmn; 1.0 (inconclusive)" in section
+    assert "searched (trial 3) vs baseline (2^i): better on F1@10, F1@25, F1@50, Edit, Acc" in section
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    assert any(k.startswith("dashboard:plot_data:g2l-compare:") for k in attrs)
+    # a damaged attr leaves the rest of the report intact
+    study.set_user_attr("compare", {"structures": "?"})
+    assert main(["report", "--storage", f"sqlite:///{tmp_path / 'c.db'}", "--study-name", "c", "--out", str(out)]) == 0
+    assert "id='history'" in out.read_text()
 
 
 def test_best_so_far_and_comparison_bands():

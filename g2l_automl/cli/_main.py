@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from g2l_automl.cli import (
+    _compare,
     _ensemble,
     _evaluate,
     _make_synthetic,
@@ -29,6 +30,7 @@ _COMMANDS = {
     "search": _search,
     "refine": _refine,
     "ensemble": _ensemble,
+    "compare": _compare,
     "report": _report,
     "nni-space": _nni_space,
     "nni-export": _nni_export,

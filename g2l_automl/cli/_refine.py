@@ -39,7 +39,14 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--epochs", type=int, default=None, help="local search epochs (paper: 30)")
     p.add_argument("--interval", type=int, default=None, help="epochs between dilation updates (paper: 3)")
     p.add_argument("--candidates", type=int, default=None, help="S, dilations per layer (paper: 3)")
-    p.add_argument("--rounding", choices=ROUNDINGS, default=None)
+    p.add_argument("--rounding", choices=ROUNDINGS, default=None, help="Eq. 6: round (unbiased, default) or floor")
+    p.add_argument(
+        "--stop-when-converged",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stop at the first update that moves no dilation (default: refine.stop_when_converged, true); "
+        "--no-stop-when-converged runs every update (Alg. 2)",
+    )
     p.add_argument("--normalize", choices=NORMALIZATIONS, default=None)
     p.add_argument("--data", default=None, help="dataset folder (overrides the config's data.root)")
     p.add_argument("--out", default=None, help="write refined structures (and refined_best.json) here")
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         num_candidates=args.candidates,
         rounding=args.rounding,
         normalize=args.normalize,
+        stop_when_converged=args.stop_when_converged,
     )
     objective = build_objective(config, args.device)
     if not isinstance(objective, SegmentationObjective):

@@ -25,9 +25,21 @@ _DATA = {
 _TRAINING = {"epochs": 5, "batch_size": 8, "lr": 5e-4, "seed": 0, "amp": True}
 #: ``kind: proxy`` replaces candidate training by :class:`~g2l_automl.objective.ProxyObjective` (no data read;
 #: for trying samplers and workers out in seconds).
-_OBJECTIVE = {"kind": "segmentation", "metric": "F1@10", "report": "F1@10", "refine": False, "proxy_seed": 0}
+#: ``repeats``/``rotate_val``/``common_seeds``: noise control of the fitness (see SegmentationObjective).
+_OBJECTIVE = {
+    "kind": "segmentation",
+    "metric": "F1@10",
+    "report": "F1@10",
+    "refine": False,
+    "proxy_seed": 0,
+    "repeats": 1,
+    "rotate_val": False,
+    "common_seeds": True,
+}
 _SEARCH = {"sampler": "g2l", "n_trials": 100, "timeout": None}
 #: EGI local search settings (G2L Sec. 4.1: S=3, dD=0.1 D, update every 3 epochs, 30 epochs) and refine's top-K.
+#: ``rounding: round`` is the unbiased Eq. 6 (``floor``, as printed, drifts down); ``stop_when_converged: false``
+#: runs every update (Alg. 2) instead of stopping at the first one that moves no dilation.
 _REFINE = {
     "method": "egi",
     "num_candidates": 3,
@@ -35,9 +47,10 @@ _REFINE = {
     "min_delta": 1,
     "interval": 3,
     "epochs": 30,
-    "rounding": "floor",
+    "rounding": "round",
     "normalize": "abs",
     "max_dilation": 2048,
+    "stop_when_converged": True,
     "top": 5,
 }
 _PRUNER = {"name": "none", "population_size": None, "checkpoints": None, "n_startup_trials": 5, "n_warmup_steps": 0}
@@ -164,8 +177,10 @@ def _check_values(config: StudyConfig) -> None:
         raise ConfigError(f"{path}: refine.{exc}") from None
     if isinstance(config.refine["top"], bool) or not isinstance(config.refine["top"], int) or config.refine["top"] < 1:
         raise ConfigError(f"{path}: refine.top: must be an integer >= 1, got {config.refine['top']!r}")
-    if not isinstance(o["refine"], bool):
-        raise ConfigError(f"{path}: objective.refine: must be true or false, got {o['refine']!r}")
+    check_int(path, "objective.repeats", o["repeats"], 1)
+    for key in ("refine", "rotate_val", "common_seeds"):
+        if not isinstance(o[key], bool):
+            raise ConfigError(f"{path}: objective.{key}: must be true or false, got {o[key]!r}")
     try:
         make_pruner(config.pruner, config.samplers.get("g2l", {}).get("population_size", 50))
     except (G2LError, ValueError, TypeError) as exc:

@@ -10,6 +10,7 @@ from g2l_automl.data._classification import (
     resample,
 )
 from g2l_automl.data._dataset import ActionSegmentationDataset, Video, read_mapping
+from g2l_automl.data._planted import PlantedPreset, planted_dilations
 from g2l_automl.data._synthetic import PRESETS, SyntheticPreset, generate
 
 __all__ = [
@@ -23,11 +24,13 @@ __all__ = [
     "PRESETS",
     "ActionSegmentationDataset",
     "Batch",
+    "PlantedPreset",
     "SyntheticPreset",
     "Video",
     "batch_order",
     "collate",
     "generate",
     "iterate_batches",
+    "planted_dilations",
     "read_mapping",
 ]

@@ -149,8 +149,14 @@ class ActionSegmentationDataset:
                 raise DataError(f"{path}: video name {name!r} is not a plain file name inside the data root")
         return names
 
-    def train_val_split(self, split: int = 1, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
-        """Carve a validation list out of the training list (seeded); the test list is never touched."""
+    def train_val_split(
+        self, split: int = 1, val_fraction: float = 0.2, seed: int = 0, fold: int = 0
+    ) -> tuple[list[str], list[str]]:
+        """Carve a validation list out of the training list (seeded); the test list is never touched.
+
+        ``fold`` rotates the held-out part K-fold style: the training list is shuffled once (``seed``) and fold
+        ``k`` holds out the ``k``-th run of ``round(n * val_fraction)`` videos (wrapping around), so folds
+        ``0 .. ceil(1 / val_fraction) - 1`` together hold out every video. Fold 0 is the plain split."""
         names = self.split("train", split)
         if not 0.0 <= val_fraction < 1.0:
             raise DataError(f"val_fraction: must be in [0, 1), got {val_fraction!r}")
@@ -163,7 +169,8 @@ class ActionSegmentationDataset:
                 f"fraction of {val_fraction} and keep any for training"
             )
         order = np.random.default_rng(seed).permutation(len(names))
-        val = {names[i] for i in order[:n_val]}
+        start = (fold * n_val) % len(names)
+        val = {names[order[(start + i) % len(names)]] for i in range(n_val)}
         return [n for n in names if n not in val], [n for n in names if n in val]
 
     def load_video(self, name: str) -> Video:

@@ -17,12 +17,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from g2l_automl._files import replace_dir
+from g2l_automl.data._planted import PlantedPreset
 from g2l_automl.errors import DataError
 
 GENERATOR = "g2l_automl.data.generate"
@@ -55,7 +57,7 @@ class SyntheticPreset:
         return 1 + self.num_common + self.num_activities * (self.steps_per_activity + self.num_context_groups)
 
 
-PRESETS: dict[str, SyntheticPreset] = {
+PRESETS: dict[str, SyntheticPreset | PlantedPreset] = {
     # 10 classes, 40 videos of ~400 frames: for tests and the quick start.
     "tiny": SyntheticPreset(2, 3, 1, 1, num_videos=40, mean_length=400, feature_dim=32, num_folds=2),
     # GTEA's shape (Table 2 of the G2L paper): 11 classes, 28 videos, ~1115 frames, 4 folds.
@@ -68,6 +70,9 @@ PRESETS: dict[str, SyntheticPreset] = {
     "multilabel": SyntheticPreset(
         6, 4, 1, 4, num_videos=144, mean_length=600, feature_dim=32, num_folds=4, skip_prob=0.4, noise=1.0
     ),
+    # The structure benchmark: 32 videos of 6 segments x 192 frames whose class is told by a cue at the segment's
+    # centre, so the receptive field each stage needs is known (data/_planted.py): reach 88 frames, no gaps.
+    "rf-planted": PlantedPreset(),
 }
 
 
@@ -137,7 +142,7 @@ def _sample_video(
 
 def generate(
     out: str | os.PathLike[str],
-    preset: str | SyntheticPreset = "tiny",
+    preset: str | SyntheticPreset | PlantedPreset = "tiny",
     seed: int = 0,
     overwrite: bool = False,
     **changes: object,
@@ -169,16 +174,7 @@ def generate(
     replacing = _check_out(out, overwrite)
 
     rng = np.random.default_rng(seed)
-    names, steps, context, common = _class_names(p)
-    prototypes = rng.normal(size=(len(names), p.feature_dim))
-    for g in range(p.num_context_groups):
-        prototypes[[context[a][g] for a in range(p.num_activities)]] = prototypes[context[0][g]]
-    n_short = 1 + p.num_common + p.num_activities * p.steps_per_activity
-    expected_short = 2 + p.steps_per_activity * (1 - p.skip_prob) + 1
-    # Context classes get a mean duration that makes them cover about `context_share` of a video.
-    ctx_mean = p.context_share / (1 - p.context_share) * expected_short / max(1, p.num_context_groups)
-    class_mean = np.concatenate([rng.uniform(0.6, 1.4, size=n_short), np.full(len(names) - n_short, ctx_mean)])
-    scripts = _scripts(p, steps, context, common, rng)
+    names, videos = _planted_videos(p, rng) if isinstance(p, PlantedPreset) else _activity_videos(p, rng)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -186,17 +182,14 @@ def generate(
         for sub in ("features", "groundTruth", "splits"):
             (tmp / sub).mkdir()
         (tmp / "mapping.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(names)))
-        videos_by_activity: list[list[str]] = [[] for _ in range(p.num_activities)]
-        for v in range(p.num_videos):
-            a = v % p.num_activities
-            features, labels = _sample_video(p, scripts[a], class_mean, prototypes, rng)
-            video = f"video{v:04d}_act{a}"
+        videos_by_activity: dict[int, list[str]] = {}
+        for video, a, features, labels in videos:
             np.save(tmp / "features" / f"{video}.npy", features)
             (tmp / "groundTruth" / f"{video}.txt").write_text("".join(names[i] + "\n" for i in labels))
-            videos_by_activity[a].append(video)
+            videos_by_activity.setdefault(a, []).append(video)
         # Folds stratified by activity: fold k takes every num_folds-th video of each activity.
         folds: list[list[str]] = [[] for _ in range(p.num_folds)]
-        for vids in videos_by_activity:
+        for vids in videos_by_activity.values():
             for i, video in enumerate(vids):
                 folds[i % p.num_folds].append(video)
         for k in range(p.num_folds):
@@ -216,6 +209,38 @@ def generate(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _activity_videos(
+    p: SyntheticPreset, rng: np.random.Generator
+) -> tuple[list[str], Iterator[tuple[str, int, np.ndarray, np.ndarray]]]:
+    """Class names, and ``(name, activity, features, labels)`` of each video of an activity-script preset."""
+    names, steps, context, common = _class_names(p)
+    prototypes = rng.normal(size=(len(names), p.feature_dim))
+    for g in range(p.num_context_groups):
+        prototypes[[context[a][g] for a in range(p.num_activities)]] = prototypes[context[0][g]]
+    n_short = 1 + p.num_common + p.num_activities * p.steps_per_activity
+    expected_short = 2 + p.steps_per_activity * (1 - p.skip_prob) + 1
+    # Context classes get a mean duration that makes them cover about `context_share` of a video.
+    ctx_mean = p.context_share / (1 - p.context_share) * expected_short / max(1, p.num_context_groups)
+    class_mean = np.concatenate([rng.uniform(0.6, 1.4, size=n_short), np.full(len(names) - n_short, ctx_mean)])
+    scripts = _scripts(p, steps, context, common, rng)
+
+    def videos() -> Iterator[tuple[str, int, np.ndarray, np.ndarray]]:
+        for v in range(p.num_videos):
+            a = v % p.num_activities
+            yield (f"video{v:04d}_act{a}", a, *_sample_video(p, scripts[a], class_mean, prototypes, rng))
+
+    return names, videos()
+
+
+def _planted_videos(
+    p: PlantedPreset, rng: np.random.Generator
+) -> tuple[list[str], Iterator[tuple[str, int, np.ndarray, np.ndarray]]]:
+    """Class names, and ``(name, 0, features, labels)`` of each video of the planted benchmark."""
+    prototypes, cue = p.make(rng)
+    videos = ((f"video{v:04d}", 0, *p.sample_video(prototypes, cue, rng)) for v in range(p.num_videos))
+    return p.class_names(), videos
 
 
 def _check_out(out: Path, overwrite: bool) -> bool:

@@ -186,7 +186,8 @@ class MultiDilatedConv1d(nn.Module):
         self.importance = nn.Parameter(torch.full((len(self.dilations),), INIT_IMPORTANCE))
 
     def set_dilations(self, dilations: Sequence[int]) -> None:
-        """New candidates; the importance weights restart uniform (Alg. 2), the shared kernel is kept."""
+        """New candidates; the importance weights restart uniform (Alg. 2), the shared kernel is kept. The
+        importance parameter stays the same object (an optimiser keeps it; resetting its state is the caller's)."""
         self.dilations = _check_dilations(dilations)
         with torch.no_grad():
             self.importance.data = torch.full(
@@ -252,19 +253,26 @@ class DartsDilatedConv1d(nn.Module):
     def pmf(self) -> torch.Tensor:
         return torch.softmax(self.alpha, dim=0)
 
+    def decoded_branch(self) -> int:
+        """Index of the largest architecture weight."""
+        return int(torch.argmax(self.alpha.detach()))
+
     def decode(self) -> int:
         """The dilation of the largest architecture weight."""
-        return self.dilations[int(torch.argmax(self.alpha.detach()))]
+        return self.dilations[self.decoded_branch()]
 
     def set_dilations(self, dilations: Sequence[int]) -> None:
-        """New candidates; every branch starts from the decoded branch's weights, alpha restarts at zero."""
-        best = self.branches[int(torch.argmax(self.alpha.detach()))]
-        self.dilations = _check_dilations(dilations)
-        branches = []
-        for d in self.dilations:
-            conv = self._conv(d).to(best.weight.device)
-            conv.load_state_dict(best.state_dict())
-            branches.append(conv)
+        """New candidates; every branch starts from the decoded branch's weights, alpha restarts at zero. Existing
+        branches are re-dilated in place (their parameters stay the same objects, so an optimiser keeps them)."""
+        dilations = _check_dilations(dilations)
+        decoded = self.branches[self.decoded_branch()]
+        best = {k: v.clone() for k, v in decoded.state_dict().items()}
+        branches = list(self.branches[: len(dilations)])
+        branches += [self._conv(1).to(decoded.weight) for _ in range(len(dilations) - len(branches))]
+        for conv, d in zip(branches, dilations, strict=True):
+            conv.dilation, conv.padding = (d,), (d * (self.kernel_size - 1) // 2,)
+            conv.load_state_dict(best)
+        self.dilations = dilations
         self.branches = nn.ModuleList(branches)
         with torch.no_grad():
             self.alpha.data = torch.zeros(len(self.dilations), device=self.alpha.device)

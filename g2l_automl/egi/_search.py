@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from g2l_automl.egi._layers import NORMALIZATIONS, DartsDilatedConv1d, MultiDila
 from g2l_automl.errors import G2LError
 from g2l_automl.models import build_model
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import Trainer
+from g2l_automl.training import Trainer, resolve_device
 
 METHODS: tuple[str, ...] = ("egi", "darts")
 
@@ -23,7 +24,7 @@ METHODS: tuple[str, ...] = ("egi", "darts")
 @dataclass
 class LocalSearchResult:
     """What a local search found: the refined structure, every layer's dilations after each update
-    (``trajectory[0]`` is the start), the training logs, and whether it stopped because nothing moved."""
+    (``trajectory[0]`` is the start), the training logs, and whether the last update moved no dilation."""
 
     structure: StructureSpec
     trajectory: list[dict[str, Any]]
@@ -58,12 +59,24 @@ def _dilations_of(spec: StructureSpec) -> list[list[Any]]:
 class EGILocalSearch:
     """Expectation-guided iterative local search (G2L Sec. 3.3, Alg. 2), or the DARTS baseline (Table 4).
 
-    Every searched dilated convolution becomes a multi-dilated one over ``num_candidates`` dilations spaced over
-    ``[D - dD, D + dD]`` (``dD = max(delta * D, min_delta)``). The model trains ``interval`` epochs, then each layer
-    moves to the expectation of its PMF (Eq. 6; ``rounding`` ``floor`` as the paper, or ``round``), candidates are
-    rebuilt around the new D and the importance weights restart uniform; the shared kernels keep training. It stops
-    after ``epochs`` epochs or at the first update that moves no dilation. ``method="darts"`` uses separate kernels
-    per candidate, softmax architecture weights trained jointly with the kernels (first-order), and argmax decoding.
+    Every searched dilated convolution becomes a multi-dilated one (Eq. 5) over ``num_candidates`` dilations spaced
+    symmetrically over ``[D - dD, D + dD]`` (``dD = max(delta * D, min_delta)``, see :func:`candidate_dilations`).
+    Each iteration of Alg. 2 trains ``interval`` epochs; then each layer moves to the expectation of its PMF (Eq. 4
+    and 6), its candidates are rebuilt around the new D and its importance weights restart uniform, while the shared
+    kernels keep training. ``method="darts"`` uses separate kernels per candidate, softmax architecture weights
+    trained jointly with the kernels (first-order), and argmax decoding.
+
+    Rounding of Eq. 6: ``round`` (the default, as the official code) is unbiased, so a PMF without signal keeps D on
+    average and a uniform PMF keeps it exactly; ``floor`` (Eq. 6 as printed) loses about 1/2 per update without
+    signal (with noisy near-uniform PMFs, 10 updates take D = 8 to about 3 and D = 4 to 1).
+
+    Optimiser: one Adam (``trainer.lr``) over all parameters lives through the whole search, so the kernels' moments
+    and step counts carry across updates; an update drops only the importance weights' Adam state (``exp_avg``,
+    ``exp_avg_sq``, ``step``) with the weights themselves (DARTS: alpha's; every branch takes the decoded branch's
+    weights and Adam state).
+
+    Schedule: with ``stop_when_converged`` it stops at the first update that moves no dilation; without it, it runs
+    every update, as Alg. 2's N iterations (``ceil(epochs / interval)``).
 
     Args:
         method: ``egi`` or ``darts``.
@@ -71,12 +84,14 @@ class EGILocalSearch:
         delta, min_delta: dD = max(delta * D, min_delta) (paper: 0.1 D; ``min_delta=1`` lets D <= 4 move).
         interval: epochs between updates (paper: 3).
         epochs: total training epochs (paper: 30).
-        rounding: ``floor`` (Eq. 6) or ``round``.
+        rounding: ``round`` (unbiased, default) or ``floor`` (Eq. 6 as printed).
         normalize: PMF of the importance weights: ``abs`` (Eq. 4), ``softmax`` or ``sigmoid`` (Table 7).
         max_dilation: upper clip of the candidates.
         stages: search only these stages (default: all).
+        stop_when_converged: stop at the first update that moves no dilation (else run all updates, Alg. 2).
         trainer: how to train (its ``epochs`` is ignored; the search trains ``interval`` epochs at a time with
-            seed ``trainer.seed + update``). Default: ``Trainer(batch_size=1, progress=False)``.
+            seed ``trainer.seed + update``; its ``lr`` is the one Adam's). Default: ``Trainer(batch_size=1,
+            progress=False)``.
         seed: seed of the initial weights.
 
     Example:
@@ -85,7 +100,7 @@ class EGILocalSearch:
         >>> rng = np.random.default_rng(0)
         >>> videos = [Video(f"v{i}", rng.normal(size=(4, 60)).astype("float32"), np.repeat([0, 1], 30),
         ...                 np.repeat([0, 1], 30)) for i in range(2)]
-        >>> search = EGILocalSearch(interval=1, epochs=2, trainer=Trainer(progress=False))
+        >>> search = EGILocalSearch(interval=1, epochs=2, stop_when_converged=False, trainer=Trainer(progress=False))
         >>> result = search.run(StructureSpec.mstcn(1, 3, channels=8), videos, input_dim=4, num_classes=2)
         >>> [step["epoch"] for step in result.trajectory], len(result.structure.stages[0].layers)
         ([0, 1, 2], 3)
@@ -99,10 +114,11 @@ class EGILocalSearch:
         min_delta: int = 1,
         interval: int = 3,
         epochs: int = 30,
-        rounding: str = "floor",
+        rounding: str = "round",
         normalize: str = "abs",
         max_dilation: int | None = 2048,
         stages: Sequence[int] | None = None,
+        stop_when_converged: bool = True,
         trainer: Trainer | None = None,
         seed: int = 0,
     ) -> None:
@@ -122,9 +138,12 @@ class EGILocalSearch:
                 raise G2LError(f"{name}: must be an integer >= {low}, got {value!r}")
         if not isinstance(delta, (int, float)) or delta < 0:
             raise G2LError(f"delta: must be a number >= 0, got {delta!r}")
+        if not isinstance(stop_when_converged, bool):
+            raise G2LError(f"stop_when_converged: must be true or false, got {stop_when_converged!r}")
         self.method, self.num_candidates, self.delta, self.min_delta = method, num_candidates, delta, min_delta
         self.interval, self.epochs, self.rounding, self.normalize = interval, epochs, rounding, normalize
         self.max_dilation, self.stages, self.seed = max_dilation, stages, seed
+        self.stop_when_converged = stop_when_converged
         self.trainer = trainer or Trainer(batch_size=1, progress=False)
 
     def candidates(self, dilation: int) -> tuple[int, ...]:
@@ -150,6 +169,21 @@ class EGILocalSearch:
             pmf = layer.pmf().double().cpu().tolist()
         return expected_dilation(pmf, layer.dilations, self.rounding)
 
+    def _move(self, layer: nn.Module, dilation: int, optimizer: torch.optim.Optimizer) -> None:
+        """Candidates around ``dilation``; the importance weights and their Adam state restart, the kernels keep
+        theirs (DARTS: every branch takes the decoded branch's weights and Adam state)."""
+        if isinstance(layer, DartsDilatedConv1d):
+            kept = [optimizer.state.get(p, {}) for p in layer.branches[layer.decoded_branch()].parameters()]
+            layer.set_dilations(self.candidates(dilation))
+            for branch in layer.branches:
+                for param, state in zip(branch.parameters(), kept, strict=True):
+                    optimizer.state[param] = {k: v.clone() for k, v in state.items()}
+            importance = layer.alpha
+        else:
+            layer.set_dilations(self.candidates(dilation))
+            importance = layer.importance
+        optimizer.state.pop(importance, None)
+
     def run(
         self,
         structure: StructureSpec,
@@ -174,14 +208,16 @@ class EGILocalSearch:
             module = model.stages[s].layers[i]
             current[key] = getattr(structure.stages[s].layers[i], fld)
             setattr(module, attr, self._wrap(getattr(module, attr), current[key]))
+        model.to(resolve_device(self.trainer.device))
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.trainer.lr)  # one for the whole search
         spec = structure
         trajectory = [{"epoch": 0, "dilations": _dilations_of(spec)}]
         history: list[dict[str, Any]] = []
-        done, update, converged = 0, 0, False
+        done, update, moved = 0, 0, True
         while done < self.epochs:
             n = min(self.interval, self.epochs - done)
             trainer = replace_trainer(self.trainer, epochs=n, seed=self.trainer.seed + update, eval_every=n)
-            logs = trainer.fit(model, train, val, bg_labels=bg_labels)
+            logs = trainer.fit(model, train, val, bg_labels=bg_labels, optimizer=optimizer)
             for entry in logs:
                 entry["epoch"] += done
             history += logs
@@ -194,18 +230,18 @@ class EGILocalSearch:
                 new = min(self._decide(layer), self.max_dilation or 1 << 62)
                 moved |= new != current[key]
                 current[key] = new
-                layer.set_dilations(self.candidates(new))
+                self._move(layer, new, optimizer)
                 spec = spec.with_layer(s, i, **{fld: new})
             step = {"epoch": done, "dilations": _dilations_of(spec)}
             trajectory.append(step)
             if callback is not None:
                 callback(step)
-            if not moved:
-                converged = True
+            if not moved and self.stop_when_converged:
                 break
-        return LocalSearchResult(spec, trajectory, history, done, converged)
+        return LocalSearchResult(spec, trajectory, history, done, converged=not moved)
 
 
 def replace_trainer(trainer: Trainer, **changes: Any) -> Trainer:
     """A copy of ``trainer`` with some settings changed (a Trainer keeps exactly its constructor arguments)."""
-    return Trainer(**{**vars(trainer), **changes})
+    settings = inspect.signature(Trainer).parameters
+    return Trainer(**{**{k: v for k, v in vars(trainer).items() if k in settings}, **changes})

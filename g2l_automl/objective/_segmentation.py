@@ -6,19 +6,22 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
 import torch
+from optuna.trial import FrozenTrial, TrialState
 
 from g2l_automl.data import ActionSegmentationDataset, Video
-from g2l_automl.egi import EGILocalSearch, LocalSearchResult
+from g2l_automl.egi import EGILocalSearch, LocalSearchResult, replace_trainer
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, count_flops
 from g2l_automl.models import build_model
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
+from g2l_automl.training._checks import check_int
 
 _LOG = logging.getLogger(__name__)
 
@@ -26,6 +29,30 @@ _LOG = logging.getLogger(__name__)
 #: FLOPs of one forward pass over :data:`FLOPS_FRAMES` frames (PyTorch's flop counter; linear in the length).
 EXTRA_METRICS: tuple[str, ...] = ("params", "flops")
 FLOPS_FRAMES = 1000
+
+
+@dataclass
+class Score:
+    """A candidate's validation score: the mean over repeats of each metric, their standard deviation (0 for one
+    repeat), each repeat's metrics, the parameter count and the training seconds of all repeats."""
+
+    metrics: dict[str, float]
+    std: dict[str, float]
+    repeats: list[dict[str, float]]
+    n_params: int
+    seconds: float
+
+
+def _mean(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {k: float(sum(d[k] for d in dicts) / len(dicts)) for k in dicts[0]}
+
+
+def _std(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Sample standard deviation (n - 1) per metric; 0 for a single repeat."""
+    if len(dicts) < 2:
+        return {k: 0.0 for k in dicts[0]}
+    means = _mean(dicts)
+    return {k: math.sqrt(sum((d[k] - means[k]) ** 2 for d in dicts) / (len(dicts) - 1)) for k in dicts[0]}
 
 
 class SegmentationObjective:
@@ -54,6 +81,18 @@ class SegmentationObjective:
             the value is then the refined structure's (user attrs ``refined_structure``, ``trajectory``,
             ``unrefined_metrics``).
         encoding: how genes are asked for, ``categorical`` or ``index`` (integers, e.g. for CMA-ES).
+        repeats: N, trainings per candidate: repeat ``r`` uses model seed ``model_seed + r`` and trainer seed
+            ``trainer.seed + r``; the value is the mean, user attrs ``repeats`` (each repeat's metrics) and
+            ``metrics_std`` keep the spread, and a pruner sees the per-epoch mean (the repeats train in lockstep).
+        rotate_val: repeat ``r`` also holds out validation fold ``r`` of the train list (K-fold style, see
+            :meth:`~g2l_automl.data.ActionSegmentationDataset.train_val_split`) instead of the same part.
+        common_seeds: common random numbers: every candidate trains from the same seeds (initial weights, batch
+            order, dropout), so candidates differ only by structure. ``False`` offsets the seeds by the trial number.
+        val_fold: the validation fold of the first repeat (0: the plain split); later repeats rotate from it.
+
+    Candidates are never trained twice: a trial whose structure a COMPLETE trial of the study already scored (an
+    enqueued repeat, or a sampler without the genetic samplers' duplicate rule) returns that trial's values and
+    metrics without training, with user attr ``duplicate_of`` (that trial's number) and ``train_seconds`` 0.
 
     Example:
         >>> import optuna, tempfile
@@ -84,6 +123,10 @@ class SegmentationObjective:
         model_seed: int = 0,
         refine: EGILocalSearch | None = None,
         encoding: str = "categorical",
+        repeats: int = 1,
+        rotate_val: bool = False,
+        common_seeds: bool = True,
+        val_fold: int = 0,
     ) -> None:
         known = METRIC_NAMES + EXTRA_METRICS
         self.metrics = (metric,) if isinstance(metric, str) else tuple(metric)
@@ -109,29 +152,68 @@ class SegmentationObjective:
         self.model_seed = model_seed
         self.refine = refine
         self.encoding = check_encoding(encoding)
-        self._videos: tuple[list[Video], list[Video]] | None = None
+        check_int("repeats", repeats)
+        check_int("val_fold", val_fold, 0)
+        for name, flag in (("rotate_val", rotate_val), ("common_seeds", common_seeds)):
+            if not isinstance(flag, bool):
+                raise G2LError(f"{name}: must be true or false, got {flag!r}")
+        self.repeats, self.rotate_val, self.common_seeds, self.val_fold = repeats, rotate_val, common_seeds, val_fold
+        self._parts: list[tuple[list[Video], list[Video]]] | None = None
         self._lock = threading.Lock()
 
-    def videos(self) -> tuple[list[Video], list[Video]]:
-        """The (train, validation) videos, read once and shared by all trials of this process."""
+    def parts(self) -> list[tuple[list[Video], list[Video]]]:
+        """The (train, validation) videos of each repeat, read once and shared by all trials of this process."""
         with self._lock:
-            if self._videos is None:
-                train, val = self.dataset.train_val_split(self.split, self.val_fraction, self.split_seed)
-                if not val:
+            if self._parts is None:
+                folds = range(self.val_fold, self.val_fold + (self.repeats if self.rotate_val else 1))
+                d = self.dataset
+                splits = [d.train_val_split(self.split, self.val_fraction, self.split_seed, k) for k in folds]
+                if not splits[0][1]:
                     raise G2LError(f"val_fraction={self.val_fraction} leaves no validation video in split {self.split}")
-                self._videos = (self.dataset.load(train), self.dataset.load(val))
-            return self._videos
+                loaded = {v.name: v for v in self.dataset.load(sorted({n for t, v in splits for n in t + v}))}
+                self._parts = [([loaded[n] for n in t], [loaded[n] for n in v]) for t, v in splits]
+            return [self._parts[r % len(self._parts)] for r in range(self.repeats)]
+
+    def videos(self) -> tuple[list[Video], list[Video]]:
+        """The (train, validation) videos of the first repeat (the plain split of ``val_fraction`` by default)."""
+        return self.parts()[0]
+
+    def evaluate(
+        self,
+        structure: StructureSpec,
+        callback: Callable[[int, dict[str, Any]], None] | None = None,
+        seed_offset: int = 0,
+    ) -> Score:
+        """Train ``structure`` from scratch :attr:`repeats` times and score each on its validation videos. The
+        repeats train in lockstep, so ``callback(epoch, logs)`` gets each epoch's logs with ``val`` the mean of the
+        repeats' validation metrics (where every repeat scored that epoch)."""
+        parts = self.parts()
+        runs = []
+        for r, (train, val) in enumerate(parts):
+            seed = self.model_seed + seed_offset + r
+            model = build_model(structure, train[0].features.shape[0], self.dataset.num_classes, seed=seed)
+            trainer = replace_trainer(self.trainer, seed=self.trainer.seed + seed_offset + r)
+            runs.append((model, trainer.epochs_of(model, train, val, self.dataset.bg_labels)))
+        n_params = sum(p.numel() for p in runs[0][0].parameters())
+        histories: list[list[dict[str, Any]]] = [[] for _ in runs]
+        for epoch in range(1, self.trainer.epochs + 1):
+            for (_, epochs), history in zip(runs, histories, strict=True):
+                history.append(next(epochs))
+            if callback is not None:
+                logs = dict(histories[0][-1])
+                if all("val" in h[-1] for h in histories):
+                    logs["val"] = _mean([h[-1]["val"] for h in histories])
+                callback(epoch, logs)
+        repeats = [dict(h[-1]["val"]) for h in histories]
+        seconds = round(sum(e["seconds"] for h in histories for e in h), 3)
+        return Score(_mean(repeats), _std(repeats), repeats, n_params, seconds)
 
     def score(
         self, structure: StructureSpec, callback: Callable[[int, dict[str, Any]], None] | None = None
     ) -> tuple[dict[str, float], int, float]:
-        """Train ``structure`` from scratch with :attr:`trainer` and score it on the validation videos:
-        ``(validation metrics, parameter count, training seconds)``."""
-        train, val = self.videos()
-        model = build_model(structure, train[0].features.shape[0], self.dataset.num_classes, seed=self.model_seed)
-        n_params = sum(p.numel() for p in model.parameters())
-        history = self.trainer.fit(model, train, val, callback=callback, bg_labels=self.dataset.bg_labels)
-        return dict(history[-1]["val"]), n_params, round(sum(h["seconds"] for h in history), 3)
+        """:meth:`evaluate`, as ``(mean validation metrics, parameter count, training seconds)``."""
+        result = self.evaluate(structure, callback)
+        return result.metrics, result.n_params, result.seconds
 
     def flops(self, structure: StructureSpec) -> int:
         """FLOPs of one forward pass of ``structure``'s model over :data:`FLOPS_FRAMES` frames."""
@@ -154,9 +236,12 @@ class SegmentationObjective:
         return out[0] if len(out) == 1 else tuple(out)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        self.videos()
+        self.parts()
         structure = self.space.suggest(trial, self.encoding)
         trial.set_user_attr("structure", structure.to_dict())
+        earlier = self._scored_before(trial, structure)
+        if earlier is not None:
+            return self._reuse(trial, earlier)
         single = len(trial.study.directions) == 1
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
@@ -168,7 +253,11 @@ class SegmentationObjective:
                     )
 
         try:
-            metrics, n_params, seconds = self.score(structure, on_epoch)
+            result = self.evaluate(structure, on_epoch, 0 if self.common_seeds else trial.number)
+            metrics, n_params, seconds = result.metrics, result.n_params, result.seconds
+            if self.repeats > 1:
+                trial.set_user_attr("repeats", result.repeats)
+                trial.set_user_attr("metrics_std", result.std)
             if self.refine is not None:
                 trial.set_user_attr("unrefined_metrics", metrics)
                 metrics, n_params, seconds, structure = self._refine(trial, structure, seconds)
@@ -184,6 +273,32 @@ class SegmentationObjective:
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("train_seconds", seconds)
         return self.values(metrics, n_params, flops)
+
+    def _scored_before(self, trial: optuna.Trial, structure: StructureSpec) -> FrozenTrial | None:
+        """The first COMPLETE trial of the study that scored ``structure`` the way this objective would (with
+        in-trial refinement only trials refined in the trial, without it only unrefined ones)."""
+        if not self.common_seeds:
+            return None
+        wanted = structure.to_dict()
+        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if (
+                t.user_attrs.get("structure") == wanted
+                and ("refined_structure" in t.user_attrs) == (self.refine is not None)
+                and "metrics" in t.user_attrs
+            ):
+                return t
+        return None
+
+    def _reuse(self, trial: optuna.Trial, earlier: FrozenTrial) -> float | tuple[float, ...]:
+        """Return ``earlier``'s values for a repeated structure, with its attrs and ``duplicate_of``."""
+        original = earlier.user_attrs.get("duplicate_of", earlier.number)
+        trial.set_user_attr("duplicate_of", original)
+        for key, value in earlier.user_attrs.items():
+            if key not in ("structure", "duplicate_of", "train_seconds", "baseline"):
+                trial.set_user_attr(key, value)
+        trial.set_user_attr("train_seconds", 0.0)
+        values = tuple(earlier.values)
+        return values[0] if len(values) == 1 else values
 
     def refine_structure(
         self, structure: StructureSpec, search: EGILocalSearch

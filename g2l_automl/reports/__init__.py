@@ -3,6 +3,7 @@ self-contained HTML page and on optuna-dashboard."""
 
 from g2l_automl.reports._figures import (
     best_so_far,
+    compare_figure,
     comparison_figure,
     dilation_pattern_figure,
     figure_has_data,
@@ -15,6 +16,7 @@ from g2l_automl.reports._html import SECTIONS, push_to_dashboard, render_report,
 __all__ = [
     "SECTIONS",
     "best_so_far",
+    "compare_figure",
     "comparison_figure",
     "dilation_pattern_figure",
     "figure_has_data",

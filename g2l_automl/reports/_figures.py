@@ -173,6 +173,32 @@ def comparison_figure(curves: Mapping[str, Sequence[np.ndarray]], title: str = "
     return fig
 
 
+def compare_figure(summary: Mapping[str, Any]) -> go.Figure:
+    """``g2l-optimize compare``'s summary (the study's ``compare`` user attr): per metric, one bar per structure
+    (baseline first) at the mean over the seeds, with the standard deviation as error bar."""
+    metrics = list(summary.get("metrics") or [])
+    fig = go.Figure()
+    for s in summary.get("structures", []):
+        fig.add_trace(
+            go.Bar(
+                x=metrics,
+                y=[s["mean"][m] for m in metrics],
+                error_y={"type": "data", "array": [s["std"][m] for m in metrics], "visible": True},
+                customdata=[s["std"][m] for m in metrics],
+                name=s["label"],
+                hovertemplate="%{x}: %{y:.1f} +- %{customdata:.1f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    seeds = len(summary.get("seeds", []))
+    fig.update_layout(
+        title=f"Searched vs baseline on test split {summary.get('split', '?')}: mean +- std over {seeds} paired seeds",
+        xaxis_title="metric",
+        yaxis_title="test score (%)",
+        barmode="group",
+    )
+    return fig
+
+
 def figure_has_data(fig: go.Figure) -> bool:
     """Whether any trace of ``fig`` holds at least one point."""
     for trace in fig.data:

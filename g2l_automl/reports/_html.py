@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import optuna
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ from optuna.trial import TrialState
 from g2l_automl._files import write_text_atomic
 from g2l_automl.reports._figures import (
     best_so_far,
+    compare_figure,
     comparison_figure,
     dilation_pattern_figure,
     figure_has_data,
@@ -35,6 +37,14 @@ SECTIONS = (
     ("mean_dilation", "Mean dilation per stage", "G2L Fig. 7 in kind: receptive field size against the value."),
     ("trajectories", "EGI trajectories", "G2L Fig. 4 in kind: dilations of refined trials at every EGI update."),
     ("comparison", "Sampler comparison", "G2L Fig. 5 in kind: best value so far of each study given."),
+    (
+        "compare",
+        "Searched vs baseline (test split)",
+        "g2l-optimize compare: the config's base structure and the searched structure(s), each trained with the "
+        "same K seeds on the whole train list and scored on the test list; bars: mean, error bars: std over the "
+        "seeds. The table gives searched - baseline, paired seed by seed (spread: std of the paired differences); "
+        "better/worse where the mean difference exceeds 2 standard errors (std/sqrt(K)), else inconclusive.",
+    ),
 )
 
 
@@ -68,6 +78,7 @@ def report_figures(studies: Sequence[optuna.Study], top_k: int = 10) -> dict[str
         )
         if len(studies) > 1
         else None,
+        "compare": (lambda: compare_figure(study.user_attrs["compare"])) if "compare" in study.user_attrs else None,
     }
     figures = {}
     for name, make in makers.items():
@@ -77,6 +88,37 @@ def report_figures(studies: Sequence[optuna.Study], top_k: int = 10) -> dict[str
         if fig is not None and figure_has_data(fig):
             figures[name] = fig
     return figures
+
+
+def _short(verdict: str) -> str:
+    return "inconclusive" if verdict.startswith("inconclusive") else verdict
+
+
+def _compare_table(summary: Mapping[str, Any]) -> str:
+    """The difference table of ``g2l-optimize compare``'s summary: mean +- std per metric and structure, then
+    searched - baseline per searched structure with its verdict per metric and its verdict line."""
+    try:
+        metrics = list(summary["metrics"])
+        head = "<tr><th>structure</th>" + "".join(f"<th>{html.escape(m)}</th>" for m in metrics) + "</tr>"
+        rows = []
+        for s in summary["structures"]:
+            cells = "".join(f"<td>{s['mean'][m]:.1f} &plusmn; {s['std'][m]:.1f}</td>" for m in metrics)
+            rows.append(f"<tr><td>{html.escape(s['label'])} ({html.escape(s['summary'])})</td>{cells}</tr>")
+        for d in summary["differences"]:
+            cells = "".join(
+                f"<td>{d['mean'][m]:+.1f} &plusmn; {d['std'][m]:.1f} ({html.escape(_short(d['verdict'][m]))})</td>"
+                for m in metrics
+            )
+            rows.append(f"<tr><td>difference: {html.escape(d['label'])} - baseline</td>{cells}</tr>")
+        lines = "".join(f"<li>{html.escape(d['line'])}</li>" for d in summary["differences"])
+        seeds = ", ".join(str(s) for s in summary["seeds"])
+        return (
+            f"<p>Test split {summary['split']} ({summary['test_videos']} videos), {summary['epochs']} epochs, "
+            f"seeds {html.escape(seeds)}.</p><table class='compare'>{head}{''.join(rows)}</table><ul>{lines}</ul>"
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        _LOG.info("report: no compare table: %s", exc)
+        return "<p class='note'>The study's 'compare' user attr could not be read.</p>"
 
 
 def render_report(studies: Sequence[optuna.Study], figures: dict[str, go.Figure]) -> str:
@@ -94,7 +136,9 @@ def render_report(studies: Sequence[optuna.Study], figures: dict[str, go.Figure]
         f"<title>g2l_automl report: {html.escape(study.study_name)}</title>",
         "<script type='text/javascript'>" + plotly.offline.get_plotlyjs() + "</script>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px} h2{margin-top:1.5em} "
-        ".note{color:#555}</style></head><body>",
+        ".note{color:#555} table.compare{border-collapse:collapse} table.compare td,table.compare th"
+        "{border:1px solid #ccc;padding:0.2em 0.6em;text-align:right} table.compare td:first-child{text-align:left}"
+        "</style></head><body>",
         f"<h1>Study {html.escape(study.study_name)}</h1>",
         f"<p>{len(trials)} trials: "
         + ", ".join(f"{n} {k.lower()}" for k, n in counts.items())
@@ -109,6 +153,8 @@ def render_report(studies: Sequence[optuna.Study], figures: dict[str, go.Figure]
         if key in figures:
             div = figures[key].to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{key}")
             parts += [f"<h2 id='{key}'>{title}</h2>", f"<p class='note'>{note}</p>", div]
+            if key == "compare":
+                parts.append(_compare_table(study.user_attrs["compare"]))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -132,6 +178,6 @@ def push_to_dashboard(study: optuna.Study, figures: dict[str, go.Figure]) -> Non
     shows them next to its built-in plots; Optuna's own plots are already there."""
     from optuna_dashboard import save_plotly_graph_object
 
-    for key in ("dilations", "mean_dilation", "trajectories", "comparison"):
+    for key in ("dilations", "mean_dilation", "trajectories", "comparison", "compare"):
         if key in figures:
             save_plotly_graph_object(study, figures[key], graph_object_id=f"g2l-{key}")

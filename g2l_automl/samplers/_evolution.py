@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from optuna.distributions import BaseDistribution
@@ -59,6 +60,14 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
     sampler keeps no state besides the trials, so any number of asynchronous workers can share a study.
     Multi-objective studies rank by Pareto front then crowding distance.
 
+    No genome is trained twice (an addition to Alg. 1, whose single-mutation children of a converged population
+    often land on a trial already run): a child whose genome (its active genes) a COMPLETE, PRUNED, RUNNING or
+    WAITING trial of the study already has, or that this process drew for an unfinished trial, is redrawn by a
+    new tournament and ``mutation_count`` mutations up to ``max_retries`` times, then given 1, 2, 4, ... more
+    mutations, then replaced by a random unseen genome; only when all of that finds nothing new (the space is
+    nearly exhausted) is the repeat accepted. FAIL trials do not count (a crash says nothing about the genome;
+    heartbeat retries re-enqueue it). Enqueued trials are the user's and are never changed.
+
     Args:
         space: the search space whose genes form the genome (recommended); without it, the parameters all
             finished trials share.
@@ -69,6 +78,8 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         removal: ``"worst"`` or ``"oldest"``: who leaves the population.
         seed: seed of the random state (and of the default independent sampler).
         independent_sampler: samples parameters outside the genome (default: ``RandomSampler(seed)``).
+        max_retries: redraws by tournament and mutation of a child that repeats a seen genome (and tries per
+            heavier variation); 0 turns the duplicate rule off.
 
     Example:
         >>> import optuna
@@ -93,6 +104,7 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         removal: str = "worst",
         seed: int | None = None,
         independent_sampler: BaseSampler | None = None,
+        max_retries: int = 20,
     ) -> None:
         self.population_size = check_int(population_size, "population_size", 1)
         self.sample_size = check_int(sample_size, "sample_size", 1)
@@ -103,7 +115,7 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         if removal not in ("worst", "oldest"):
             raise ValueError(f"removal: must be 'worst' or 'oldest', got {removal!r}")
         self.removal = removal
-        self._init_genome(space, seed, independent_sampler)
+        self._init_genome(space, seed, independent_sampler, max_retries)
         self._trials = GenerationIndex(None)
         self._population: tuple[int, list[FrozenTrial]] = (0, [])  # (COMPLETE trials merged, population)
 
@@ -111,6 +123,9 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         """The current population (fittest first for ``worst``, newest first for ``oldest``), merged from the
         previous one and the trials completed since, so its cost does not grow with the study."""
         self._trials.update(study)
+        return self._merge_population(study)
+
+    def _merge_population(self, study: Study) -> list[FrozenTrial]:
         complete = self._trials.complete.get(0, [])
         seen, population = self._population
         if seen > len(complete):  # the index was rebuilt (another study): start over
@@ -131,16 +146,24 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         if not search_space:
             return {}
         genome = self._genome(search_space)
-        population = self.population(study) if trial.number >= self.population_size else []
-        if not population:
-            return genome.to_params(genome.random(self._rng))
-        picks = self._rng.choice(len(population), size=min(self.sample_size, len(population)), replace=False)
-        parent = sort_best_first(study, [population[k] for k in picks])[0]
-        child = genome.from_trial(parent, self._rng)
-        round_ = trial.number - self.population_size
-        for _ in range(mutation_count(round_, self.max_mutations, self.anneal_rounds)):
+        self._trials.update(study)
+        population = self._merge_population(study) if trial.number >= self.population_size else []
+        mutations = mutation_count(trial.number - self.population_size, self.max_mutations, self.anneal_rounds)
+
+        def propose() -> list[Any]:
+            if not population:
+                return genome.random(self._rng)
+            picks = self._rng.choice(len(population), size=min(self.sample_size, len(population)), replace=False)
+            parent = sort_best_first(study, [population[k] for k in picks])[0]
+            return self._vary(genome, genome.from_trial(parent, self._rng), mutations)
+
+        return genome.to_params(self._draw_new(trial, genome, self._trials, propose, partial(self._vary, genome)))
+
+    def _vary(self, genome: Genome, child: list[Any], k: int) -> list[Any]:
+        """``child`` after ``k`` mutations (:meth:`_mutate`)."""
+        for _ in range(k):
             child = self._mutate(genome, child)
-        return genome.to_params(child)
+        return child
 
     def _mutate(self, genome: Genome, child: list[Any]) -> list[Any]:
         if genome.space is None:

@@ -27,9 +27,16 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
 
     All state lives in the study's storage (each trial's generation as a system attr; the parent ids of each
     generation are recomputed from storage, so late-finishing trials still compete), hence any number of workers
-    can share one study. PRUNED and FAIL trials belong to no population. Children already present in their
-    generation are redrawn (up to ``max_retries`` times). Multi-objective studies rank by Pareto front then
-    crowding distance; the roulette then weighs fronts.
+    can share one study. PRUNED and FAIL trials belong to no population. Multi-objective studies rank by Pareto
+    front then crowding distance; the roulette then weighs fronts.
+
+    No genome is trained twice (an addition to Alg. 1, whose converged populations keep breeding copies of the
+    elite): a child whose genome (its active genes) a COMPLETE, PRUNED, RUNNING or WAITING trial of the study
+    already has, or that this process drew for an unfinished trial, is redrawn by crossover and mutation up to
+    ``max_retries`` times, then varied in 1, 2, 4, ... mutated genes, then replaced by a random unseen genome;
+    only when all of that finds nothing new (the space is nearly exhausted) is the repeat accepted. FAIL trials
+    do not count (a crash says nothing about the genome; heartbeat retries re-enqueue it). Enqueued trials
+    are the user's and are never changed. The seen set grows incrementally, so a lookup stays O(1).
 
     Args:
         space: the :class:`~g2l_automl.spaces.SearchSpace` whose genes form the genome (recommended); without it
@@ -38,7 +45,8 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         mutation_prob: p_m (paper: 0.2).
         seed: seed of the sampler's random state (and of the default independent sampler).
         independent_sampler: samples parameters outside the genome (default: ``RandomSampler(seed)``).
-        max_retries: redraws of a child that duplicates a genome of its generation.
+        max_retries: redraws by crossover and mutation of a child that repeats a seen genome (and tries per
+            heavier variation); 0 turns the duplicate rule off.
 
     Example:
         >>> import optuna
@@ -70,8 +78,7 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         if not 0.0 <= float(mutation_prob) <= 1.0:
             raise ValueError(f"mutation_prob: must be in [0, 1], got {mutation_prob!r}")
         self.mutation_prob = float(mutation_prob)
-        self.max_retries = check_int(max_retries, "max_retries", 0)
-        self._init_genome(space, seed, independent_sampler)
+        self._init_genome(space, seed, independent_sampler, max_retries)
         self._generations = GenerationIndex(self._get_generation_key())
         self._written: dict[str, list[int]] = {}  # parent ids this process last wrote per generation
 
@@ -136,17 +143,20 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         genome = self._genome(search_space)
         generation = self.get_trial_generation(study, trial)
         parents = self.get_parent_population(study, generation)
-        taken = self._generation_keys(study, trial, genome, generation)
-        child = None
-        for _ in range(self.max_retries + 1):
-            child = self._child(study, genome, parents) if parents else genome.random(self._rng)
-            if genome.key(child) not in taken:
-                break
+
+        def propose() -> list[Any]:
+            return self._child(study, genome, parents) if parents else genome.random(self._rng)
+
+        child = self._draw_new(trial, genome, self._index(study), propose, lambda c, k: self._vary(genome, c, k))
         return genome.to_params(child)
 
-    def _generation_keys(self, study: Study, trial: FrozenTrial, genome: Genome, generation: int) -> set[tuple]:
-        members = self._index(study).members.get(generation, [])
-        return {genome.params_key(t.params) for t in members if t.number != trial.number and t.params}
+    def _vary(self, genome: Genome, child: list[Any], k: int) -> list[Any]:
+        """``child`` with ``k`` of its active genes (all of them if fewer) mutated: the heavier variation of a
+        child that repeats a seen genome."""
+        active = genome.active_indices(child)
+        for index in self._rng.choice(active, size=min(k, len(active)), replace=False) if active else ():
+            child = genome.mutate(child, int(index), self._rng)
+        return child
 
     def _child(self, study: Study, genome: Genome, parents: list[FrozenTrial]) -> list[Any]:
         p = selection_probabilities(study, parents)

@@ -14,14 +14,14 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from g2l_automl.config import StudyConfig
-from g2l_automl.data import ActionSegmentationDataset
+from g2l_automl.data import ActionSegmentationDataset, Video
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, evaluate
 from g2l_automl.models import build_model
 from g2l_automl.samplers import sort_best_first
 from g2l_automl.search._run import config_trainer, format_dilations
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import predict_probabilities, resolve_device
+from g2l_automl.training import Trainer, predict_probabilities, resolve_device
 
 
 def trial_structure(trial: FrozenTrial) -> StructureSpec | None:
@@ -119,6 +119,52 @@ def summarize_structure(spec: StructureSpec) -> str:
         if len(set(values)) > 1:
             line += f" {name} " + " ".join(str(v) for v in values)
     return line
+
+
+@dataclass(frozen=True)
+class LoadedSplit:
+    """A config's split loaded for final scoring: its whole train list, its test list with the full-rate labels,
+    the background class indices and the number of classes (see :func:`load_test_split`)."""
+
+    train: list[Video]
+    test: list[Video]
+    truths: list[np.ndarray]
+    bg: tuple[int, ...]
+    num_classes: int
+
+
+def load_test_split(config: StudyConfig) -> LoadedSplit:
+    """The config's dataset (``data.root``, ``sample_rate``, ``bg_classes``): split ``data.split``'s whole train
+    list (no validation carved out) and its test list."""
+    d = config.data
+    dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
+    train = dataset.load(dataset.split("train", d["split"]))
+    test = dataset.load(dataset.split("test", d["split"]))
+    return LoadedSplit(train, test, [v.full_labels for v in test], tuple(dataset.bg_labels), dataset.num_classes)
+
+
+@dataclass(frozen=True)
+class ScoredModel:
+    """One model trained by :func:`train_and_score`: its test metrics, its per-video ``(classes, frames)`` softmax
+    probabilities on the test list, its parameter count and its training time in seconds."""
+
+    metrics: dict[str, float]
+    probabilities: list[np.ndarray]
+    params: int
+    train_seconds: float
+
+
+def train_and_score(spec: StructureSpec, data: LoadedSplit, trainer: Trainer, seed: int) -> ScoredModel:
+    """Build ``spec``'s model with model seed ``seed``, train it from scratch on ``data.train`` with ``trainer``
+    (whose own ``seed`` drives dropout and batch order), predict the test list as per-frame softmax probabilities
+    of the last stage and score their argmax with :func:`g2l_automl.metrics.evaluate` at the full frame rate."""
+    model = build_model(spec, data.train[0].features.shape[0], data.num_classes, seed=seed)
+    start = time.perf_counter()
+    trainer.fit(model, data.train, bg_labels=data.bg)
+    seconds = round(time.perf_counter() - start, 3)
+    probs = predict_probabilities(model, data.test, device=trainer.device, batch_size=trainer.batch_size)
+    metrics = evaluate([p.argmax(axis=0) for p in probs], data.truths, bg_classes=data.bg)
+    return ScoredModel(metrics, probs, sum(p.numel() for p in model.parameters()), seconds)
 
 
 @dataclass(frozen=True)
@@ -268,33 +314,25 @@ def ensemble_study(
         )
     t, d = config.training, config.data
     trainer = config_trainer(config, str(resolve_device(device)), epochs)
-    dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
-    train = dataset.load(dataset.split("train", d["split"]))
-    test = dataset.load(dataset.split("test", d["split"]))
-    truths = [v.full_labels for v in test]
-    bg = tuple(dataset.bg_labels)
+    data = load_test_split(config)
     members, probabilities = [], []
     for rank, (trial, spec) in enumerate(members_found, 1):
         log(f"member {rank}/{len(members_found)}: trial {trial.number} ({summarize_structure(spec)}) ...")
-        model = build_model(spec, train[0].features.shape[0], dataset.num_classes, seed=t["seed"])
-        start = time.perf_counter()
-        trainer.fit(model, train, bg_labels=bg)
-        seconds = round(time.perf_counter() - start, 3)
-        probs = predict_probabilities(model, test, device=trainer.device, batch_size=trainer.batch_size)
-        metrics = evaluate([p.argmax(axis=0) for p in probs], truths, bg_classes=bg)
-        log(f"  test F1@10 {metrics['F1@10']:.1f}  Acc {metrics['Acc']:.1f}  ({seconds:.1f}s)")
+        scored = train_and_score(spec, data, trainer, seed=t["seed"])
+        metrics = scored.metrics
+        log(f"  test F1@10 {metrics['F1@10']:.1f}  Acc {metrics['Acc']:.1f}  ({scored.train_seconds:.1f}s)")
         members.append(
             EnsembleMember(
                 trial=trial.number,
                 values=tuple(float(v) for v in trial.values),
                 structure=spec,
-                params=sum(p.numel() for p in model.parameters()),
-                train_seconds=seconds,
+                params=scored.params,
+                train_seconds=scored.train_seconds,
                 metrics=metrics,
             )
         )
-        probabilities.append(probs)
-    metrics = evaluate(late_fusion(probabilities), truths, bg_classes=bg)
+        probabilities.append(scored.probabilities)
+    metrics = evaluate(late_fusion(probabilities), data.truths, bg_classes=data.bg)
     return EnsembleResult(
         study=study.study_name,
         top=top,
@@ -302,7 +340,7 @@ def ensemble_study(
         members=tuple(members),
         metrics=metrics,
         split=d["split"],
-        test_videos=len(test),
+        test_videos=len(data.test),
         epochs=trainer.epochs,
         seed=t["seed"],
     )

@@ -79,6 +79,9 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
         report=o["report"],
         model_seed=config.training["seed"],
         refine=make_local_search(config, device) if o["refine"] else None,
+        repeats=o["repeats"],
+        rotate_val=o["rotate_val"],
+        common_seeds=o["common_seeds"],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,28 +102,49 @@ class Trainer:
         val: Sequence[Video] | None = None,
         callback: EpochCallback | None = None,
         bg_labels: Sequence[int] = (),
+        optimizer: torch.optim.Optimizer | None = None,
     ) -> list[dict[str, Any]]:
         """Train ``model`` in place; returns one log dict per epoch. ``bg_labels`` are the class indices that the
-        validation metrics treat as background."""
+        validation metrics treat as background. ``optimizer`` continues training with this optimiser and its state
+        (e.g. Adam's moments across calls) instead of a fresh ``Adam(lr)``."""
+        history: list[dict[str, Any]] = []
+        for epoch, logs in enumerate(self.epochs_of(model, train, val, bg_labels, optimizer), start=1):
+            history.append(logs)
+            if callback is not None:
+                callback(epoch, logs)
+        return history
+
+    def epochs_of(
+        self,
+        model: torch.nn.Module,
+        train: Sequence[Video],
+        val: Sequence[Video] | None = None,
+        bg_labels: Sequence[int] = (),
+        optimizer: torch.optim.Optimizer | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """:meth:`fit` one epoch at a time: yields each epoch's logs. The training keeps its own random state
+        between epochs, so several of these can be stepped in lockstep (e.g. the repeats of a candidate) and each
+        trains exactly as :meth:`fit` would; the caller's global RNG state is never changed."""
         if not train:
             raise TrainingError("train: no training videos")
         device = resolve_device(self.device)
         model.to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        if optimizer is None:
+            optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         rng = np.random.default_rng(self.seed)
         precision = self._precision(device)
-        history: list[dict[str, Any]] = []
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
-            for epoch in range(1, self.epochs + 1):
+            state = _rng_state(devices)
+        for epoch in range(1, self.epochs + 1):
+            with torch.random.fork_rng(devices=devices):
+                _set_rng_state(state, devices)
                 logs = self._epoch(model, optimizer, train, rng, device, epoch, precision)
                 if val and (epoch % self.eval_every == 0 or epoch == self.epochs):
                     logs["val"] = evaluate_videos(model, val, bg_labels, device=device, batch_size=self.batch_size)
-                history.append(logs)
-                if callback is not None:
-                    callback(epoch, logs)
-        return history
+                state = _rng_state(devices)
+            yield logs
 
     def _epoch(
         self,
@@ -179,3 +200,13 @@ class Trainer:
             "seconds": seconds,
             "frames_per_s": frames / seconds if seconds > 0 else float("inf"),
         }
+
+
+def _rng_state(devices: Sequence[torch.device]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in devices]
+
+
+def _set_rng_state(state: tuple[torch.Tensor, list[torch.Tensor]], devices: Sequence[torch.device]) -> None:
+    torch.set_rng_state(state[0])
+    for d, cuda_state in zip(devices, state[1], strict=True):
+        torch.cuda.set_rng_state(cuda_state, d)
