@@ -4,22 +4,29 @@ with the same objective for the same number of trials over several seeds; every 
 Objectives:
 - ``proxy``: :class:`g2l_automl.objective.ProxyObjective`, a deterministic score of the dilations against a hidden
   target (MS-TCN 2 stages x 10 layers, D_g = {2^0..2^10}: 20 genes of 11 candidates); microseconds a trial.
-- ``train``: candidate training as in G2L's global search, in kind: the synthetic tiny preset, MS-TCN 2 stages x 6
-  layers x 16 maps, D_g = {2^0..2^6}, 12 epochs (batch 1, lr 1e-3: fewer epochs leave every candidate near
-  F1@10 = 8 on this preset, which ranks nothing), fitness validation F1@10; about 2 s a trial.
+- ``train``: candidate training as in G2L's global search, in kind, on the rf-planted preset (whose best receptive
+  field is known) with ``studies/synthetic-rf-planted.yaml``: MS-TCN 2 stages x 6 layers x 32 maps,
+  D_g = {2^0..2^8}, 12 epochs per candidate, fitness validation F1@10; about 4 s a trial. Compute is counted in
+  training epochs (a structure the study already scored costs nothing: the objective returns its value), every
+  run stops at ``--epochs`` epochs, the curves are best-so-far against epochs, and each run's final structure is
+  re-trained with 3 seeds on the whole train list and scored on the test split (``--final-seeds``), next to
+  MS-TCN's 2^i and the planted optimum. ``--jobs 2`` runs two studies at once (one torch thread each).
 
 CMA-ES searches the candidates' indices as integers (``encoding="index"``); the others search categories. Output:
 the median (and min-max) best value at 25/50/100 % of the budget, how many trials each sampler needed to reach
 random search's final best of the same seed, and a plotly figure of best-so-far vs trials with spread bands.
 
     python benchmarks/compare_samplers.py --objective proxy [--trials 150] [--seeds 0 1 2 3 4] [--storage FILE]
-    python benchmarks/compare_samplers.py --objective train [--trials 20] [--seeds 0 1 2 3 4]
+    python benchmarks/compare_samplers.py --objective train [--epochs 360] [--seeds 0 1 2 3 4] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import math
+import multiprocessing
 import os
 import platform
 import tempfile
@@ -27,29 +34,34 @@ import time
 
 import numpy as np
 import optuna
+import torch
 
-from g2l_automl.data import ActionSegmentationDataset, generate
-from g2l_automl.objective import ProxyObjective, SegmentationObjective
+from g2l_automl.config import StudyConfig, load_config
+from g2l_automl.data import PRESETS, generate, planted_dilations
+from g2l_automl.objective import ProxyObjective
 from g2l_automl.reports import best_so_far, comparison_figure
 from g2l_automl.samplers import SAMPLERS, make_sampler
-from g2l_automl.search import open_storage
-from g2l_automl.spaces import Dilations, SearchSpace
+from g2l_automl.search import build_objective, load_test_split, open_storage, train_and_score
+from g2l_automl.spaces import Dilations, SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import Trainer
+
+PLANTED_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "studies", "synthetic-rf-planted.yaml")
 
 
-def _setup(objective: str, tmp: str) -> tuple[SearchSpace, ActionSegmentationDataset | None]:
+def _setup(objective: str, tmp: str) -> tuple[SearchSpace, StudyConfig | None]:
     if objective == "proxy":
         return SearchSpace(StructureSpec.mstcn(num_stages=2, num_layers=10), [Dilations(k=2, T=10)]), None
-    space = SearchSpace(StructureSpec.mstcn(num_stages=2, num_layers=6, channels=16), [Dilations(k=2, T=6)])
-    return space, ActionSegmentationDataset(generate(os.path.join(tmp, "tiny"), "tiny", seed=0))
+    root = generate(os.path.join(tmp, "rf-planted"), "rf-planted", seed=0)
+    config = load_config(PLANTED_CONFIG, data_root=str(root))
+    return config.space, config
 
 
-def _objective(objective: str, space: SearchSpace, data: ActionSegmentationDataset | None, encoding: str):  # noqa: ANN202
+def _objective(objective: str, space: SearchSpace, config: StudyConfig | None, encoding: str):  # noqa: ANN202
     if objective == "proxy":
         return ProxyObjective(space, seed=0, encoding=encoding)
-    trainer = Trainer(epochs=12, batch_size=1, lr=1e-3, seed=0, device="cpu", progress=False)
-    return SegmentationObjective(data, space, trainer=trainer, val_fraction=0.25, encoding=encoding)
+    built = build_objective(config, "cpu")
+    built.encoding = check_encoding(encoding)
+    return built
 
 
 def _sampler_options(name: str, population: int) -> dict:
@@ -72,47 +84,146 @@ def run(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         storage_path = args.storage or os.path.join(tmp, "compare.log")
-        storage = open_storage(storage_path, create=True)
-        space, data = _setup(args.objective, tmp)
+        open_storage(storage_path, create=True)
+        space, config = _setup(args.objective, tmp)
+        if config is not None:  # the curves' grid: the epochs of one trained candidate
+            args.step = config.training["epochs"] * config.objective["repeats"]
+        jobs = [(name, seed) for name in args.samplers for seed in args.seeds]
+        work = functools.partial(_one_run, args, storage_path, space, config)
+        if args.jobs > 1:
+            with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+                results = pool.starmap(work, jobs)
+        else:
+            results = [work(*job) for job in jobs]
         curves: dict[str, list[np.ndarray]] = {}
         seconds: dict[str, float] = {}
-        for name in args.samplers:
-            encoding = "index" if name == "cmaes" else "categorical"
-            objective = _objective(args.objective, space, data, encoding)
-            start = time.perf_counter()
-            for seed in args.seeds:
-                study = optuna.create_study(
-                    storage=storage,
-                    study_name=f"{args.objective}-{name}-seed{seed}",
-                    direction="maximize",
-                    sampler=make_sampler(name, space, _sampler_options(name, args.population), seed=seed),
-                    load_if_exists=True,
-                )
-                todo = args.trials - len(study.trials)
-                if todo > 0:
-                    study.optimize(objective, n_trials=todo, catch=(Exception,))
-                curves.setdefault(name, []).append(best_so_far(study, args.trials))
-            seconds[name] = time.perf_counter() - start
+        finals: dict[str, list[StructureSpec]] = {}
+        for (name, _), (curve, secs, final) in zip(jobs, results, strict=True):
+            curves.setdefault(name, []).append(curve)
+            seconds[name] = seconds.get(name, 0.0) + secs
+            finals.setdefault(name, []).append(final)
         _print_table(args, curves, seconds, storage_path)
+        if config is not None:
+            _print_finals(args, config, finals)
         if args.figure:
+            unit = f"training epochs (one point per {args.step} epochs)" if config is not None else "trials"
             fig = comparison_figure(
                 curves,
                 f"{args.objective} objective: best value so far ({len(args.seeds)} seeds, median and 25-75 %)",
+                step=args.step if config is not None else 1,
+                x_title=unit,
             )
             fig.write_html(args.figure, include_plotlyjs=True)
             print(f"figure: {os.path.abspath(args.figure)}")
 
 
+def _one_run(
+    args: argparse.Namespace, storage_path: str, space: SearchSpace, config: StudyConfig | None, name: str, seed: int
+) -> tuple[np.ndarray, float, StructureSpec | None]:
+    """One sampler, one seed: the best-so-far curve (per trial, or on the epoch grid), seconds, final structure."""
+    if args.jobs > 1:
+        torch.set_num_threads(1)
+    encoding = "index" if name == "cmaes" else "categorical"
+    objective = _objective(args.objective, space, config, encoding)
+    study = optuna.create_study(
+        storage=open_storage(storage_path),
+        study_name=f"{args.objective}-{name}-seed{seed}",
+        direction="maximize",
+        sampler=make_sampler(name, space, _sampler_options(name, args.population), seed=seed),
+        load_if_exists=True,
+    )
+    start = time.perf_counter()
+    if config is None:
+        todo = args.trials - len(study.trials)
+        if todo > 0:
+            study.optimize(objective, n_trials=todo, catch=(Exception,))
+        return best_so_far(study, args.trials), time.perf_counter() - start, None
+    per_trial = config.training["epochs"] * config.objective["repeats"]
+    while _epochs_spent(study, per_trial)[-1] < args.epochs and len(study.trials) < args.max_trials:
+        study.optimize(objective, n_trials=1, catch=(Exception,))
+    seconds = time.perf_counter() - start
+    final = StructureSpec.from_dict(study.best_trial.user_attrs["structure"]) if study.best_trial else None
+    return _epoch_curve(study, per_trial, args.epochs, args.step), seconds, final
+
+
+def _epochs_spent(study: optuna.Study, per_trial: int) -> list[int]:
+    """Cumulative training epochs after each trial (a structure scored before costs nothing); [0] when empty."""
+    spent, out = 0, [0]
+    for t in sorted(study.trials, key=lambda t: t.number):
+        spent += 0 if "duplicate_of" in t.user_attrs else per_trial
+        out.append(spent)
+    return out
+
+
+def _epoch_curve(study: optuna.Study, per_trial: int, budget: int, step: int) -> np.ndarray:
+    """Best value so far at every ``step`` epochs up to ``budget`` (NaN before the first COMPLETE trial)."""
+    per_trial_best = best_so_far(study)
+    spent = _epochs_spent(study, per_trial)[1:]
+    out = []
+    for mark in range(step, budget + 1, step):
+        done = [v for v, e in zip(per_trial_best, spent, strict=True) if e <= mark]
+        out.append(done[-1] if done else math.nan)
+    return np.asarray(out, dtype=float)
+
+
+def _print_finals(args: argparse.Namespace, config: StudyConfig, finals: dict[str, list[StructureSpec]]) -> None:
+    """Each run's final structure re-trained with ``--final-seeds`` seeds and scored on the test split; per sampler
+    the median and range over runs of the per-run mean, next to MS-TCN's 2^i and the planted optimum."""
+    data = load_test_split(config)
+    trainer = build_objective(config, "cpu").trainer
+    choices = config.space.gene("stage0.layer0.dilation").choices
+    layers = len(config.structure.stages[0].layers)
+    planted = config.structure
+    for s_ in range(len(planted.stages)):
+        for i, d in enumerate(planted_dilations(PRESETS["rf-planted"], layers, choices)):
+            planted = planted.with_layer(s_, i, dilation=d)
+    groups = {"MS-TCN 2^i": [config.structure], "planted optimum": [planted], **finals}
+    jobs = [(label, k, spec, seed) for label, specs in groups.items() for k, spec in enumerate(specs)
+            for seed in range(args.final_seeds)]  # fmt: skip
+    work = functools.partial(_test_score, data, trainer, args.jobs > 1)
+    if args.jobs > 1:
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            scores = pool.starmap(work, [(spec, seed) for _, _, spec, seed in jobs])
+    else:
+        scores = [work(spec, seed) for _, _, spec, seed in jobs]
+    per_run: dict[str, dict[int, list[dict]]] = {}
+    for (label, k, _, _), metrics in zip(jobs, scores, strict=True):
+        per_run.setdefault(label, {}).setdefault(k, []).append(metrics)
+    print(f"\nfinal structures re-trained with {args.final_seeds} seeds on the whole train list, test split "
+          f"(median over runs of the per-run mean, min..max):")  # fmt: skip
+    print(f"{'structure':<18}{'F1@10':>22}{'Edit':>22}{'Acc':>22}  runs")
+    for label, runs in per_run.items():
+        cells = ""
+        for metric in ("F1@10", "Edit", "Acc"):
+            means = [float(np.mean([m[metric] for m in seeds])) for seeds in runs.values()]
+            cells += f"{f'{np.median(means):.1f} ({min(means):.1f}..{max(means):.1f})':>22}"
+        print(f"{label:<18}{cells}  {len(runs)}")
+    for name, specs in finals.items():
+        shown = ["/".join(" ".join(str(d) for d in st) for st in spec.dilations()) for spec in specs if spec]
+        print(f"  {name} final structures: {'; '.join(shown)}")
+
+
+def _test_score(data, trainer, one_thread: bool, spec: StructureSpec, seed: int) -> dict:  # noqa: ANN001
+    if one_thread:
+        torch.set_num_threads(1)
+    t = copy.copy(trainer)
+    t.seed = seed
+    return train_and_score(spec, data, t, seed).metrics
+
+
 def _print_table(args: argparse.Namespace, curves: dict[str, list[np.ndarray]], seconds: dict, storage: str) -> None:
-    n = args.trials
+    n = args.trials if args.objective == "proxy" else args.epochs // args.step
     marks = [max(1, math.ceil(n * f)) for f in (0.25, 0.5, 1.0)]
+    unit = "trials" if args.objective == "proxy" else f"x {args.step} epochs"
+    budget = f"{n} trials" if args.objective == "proxy" else f"{args.epochs} epochs"
     print(
-        f"objective {args.objective}, {n} trials x {len(args.seeds)} seeds {args.seeds}, population/startup "
+        f"objective {args.objective}, {budget} x {len(args.seeds)} seeds {args.seeds} (marks in {unit}), "
+        f"population/startup "
         f"{args.population}; machine {platform.system()} {platform.machine()}, Python {platform.python_version()}, "
         f"optuna {optuna.__version__}; studies in {storage}"
     )
     heads = "".join(f"{f'best @{m}':>22}" for m in marks)
-    print(f"{'sampler':<10}{heads}{'trials to random best':>24}{'seconds':>9}")
+    print(f"{'sampler':<10}{heads}{f'{unit} to random best':>24}{'seconds':>9}")
     random_final = [run[-1] for run in curves.get("random", [])]
     for name, runs in curves.items():
         cells = ""
@@ -136,7 +247,11 @@ def _print_table(args: argparse.Namespace, curves: dict[str, list[np.ndarray]], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--objective", choices=("proxy", "train"), default="proxy")
-    parser.add_argument("--trials", type=int, default=None, help="per run (default: proxy 150, train 20)")
+    parser.add_argument("--trials", type=int, default=150, help="proxy: trials per run (default: 150)")
+    parser.add_argument("--epochs", type=int, default=360, help="train: training epochs per run (default: 360)")
+    parser.add_argument("--max-trials", type=int, default=200, help="train: trials per run at most (duplicates)")
+    parser.add_argument("--final-seeds", type=int, default=3, help="train: seeds of each final re-training")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes, one torch thread each)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
     parser.add_argument(
@@ -148,8 +263,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.objective, args.trials, args.seeds, args.population = "proxy", 12, [0, 1], 4
-    if args.trials is None:
-        args.trials = 150 if args.objective == "proxy" else 20
+    args.step = 1
     if args.population is None:
         args.population = 10 if args.objective == "proxy" else 5
     run(args)

@@ -3,10 +3,15 @@ and EGI vs DARTS. Mean and spread over seeds; every structure is finally trained
 test split (so the global search's choice on the validation part does not flatter it).
 
     python benchmarks/egi_ablation.py [--preset tiny] [--seeds 0 1 2] [--search-epochs 12] [--train-epochs 20]
+    python benchmarks/egi_ablation.py --preset rf-planted [--seeds 0 1 2]   # studies/synthetic-rf-planted.yaml
+
+With ``--preset rf-planted`` the model, space (D_g = {2^0..2^8}) and training settings are those of
+``studies/synthetic-rf-planted.yaml`` (2 x 6 x 32, 12 epochs, batch 4, lr 5e-3), whose best receptive field is known
+(the planted optimum 1 2 4 8 16 64 per stage is scored too), and the search and final epochs default to 12.
 
 Per seed: a small G2L global search (``--global-trials``) gives the "globally searched" start; "random" draws
-dilations from D_g = {2^0..2^6}; "2^i" is MS-TCN's. Table 5 refines each start with default EGI (S=3, abs, floor);
-Table 6 varies S from the global start; Table 7 varies the PMF; Table 4 compares EGI and DARTS.
+dilations from D_g; "2^i" is MS-TCN's. Table 5 refines each start with default EGI (S=3, abs, Eq. 6 rounded to
+the nearest); Table 6 varies S from the global start; Table 7 varies the PMF; Table 4 compares EGI and DARTS.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import optuna
 
-from g2l_automl.data import ActionSegmentationDataset, generate
+from g2l_automl.config import load_config
+from g2l_automl.data import PRESETS, ActionSegmentationDataset, generate, planted_dilations
 from g2l_automl.egi import EGILocalSearch
 from g2l_automl.metrics import METRIC_NAMES
 from g2l_automl.models import build_model
@@ -31,11 +38,14 @@ from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer, evaluate_videos
 
 BASE = StructureSpec.mstcn(num_stages=2, num_layers=6, channels=16)
+#: training settings per preset: (batch size, learning rate); rf-planted's are its study config's
+SETTINGS = {"rf-planted": (4, 5e-3)}
+PLANTED_CONFIG = Path(__file__).resolve().parents[1] / "studies" / "synthetic-rf-planted.yaml"
 
 
-def test_metrics(structure: StructureSpec, data: ActionSegmentationDataset, train, test, epochs: int) -> dict:
+def test_metrics(structure: StructureSpec, data: ActionSegmentationDataset, train, test, args) -> dict:  # noqa: ANN001
     model = build_model(structure, train[0].features.shape[0], data.num_classes, seed=0)
-    Trainer(epochs=epochs, batch_size=2, lr=1e-3, seed=0, progress=False).fit(model, train)
+    Trainer(epochs=args.train_epochs, batch_size=args.batch_size, lr=args.lr, seed=0, progress=False).fit(model, train)
     return evaluate_videos(model, test, bg_labels=data.bg_labels)
 
 
@@ -43,7 +53,7 @@ def run_seed(
     data: ActionSegmentationDataset, space: SearchSpace, seed: int, args: argparse.Namespace, rows: dict
 ) -> None:
     """One seed: global search, then every table's refinements, each scored on the test split."""
-    trainer = Trainer(epochs=args.train_epochs, batch_size=2, lr=1e-3, seed=0, progress=False)
+    trainer = Trainer(epochs=args.train_epochs, batch_size=args.batch_size, lr=args.lr, seed=0, progress=False)
     objective = SegmentationObjective(data, space, trainer=trainer, val_fraction=0.25, split_seed=seed)
     train_part, _ = objective.videos()
     train_all, test = data.load(data.split("train")), data.load(data.split("test"))
@@ -51,17 +61,24 @@ def run_seed(
     study.optimize(objective, n_trials=args.global_trials)
     starts = {
         "random": space.to_structure(space.sample(np.random.RandomState(seed))),
-        "2^i": BASE,
+        "2^i": space.base,
         "global": StructureSpec.from_dict(study.best_trial.user_attrs["structure"]),
     }
+    if args.preset == "rf-planted":
+        planted = space.base
+        choices = space.gene("stage0.layer0.dilation").choices
+        for s in range(len(planted.stages)):
+            for i, d in enumerate(planted_dilations(PRESETS["rf-planted"], len(planted.stages[s].layers), choices)):
+                planted = planted.with_layer(s, i, dilation=d)
+        rows["T5 planted optimum"].append(test_metrics(planted, data, train_all, test, args))
 
     def refine(start: StructureSpec, **options) -> StructureSpec:
-        trainer = Trainer(batch_size=2, lr=1e-3, progress=False)
+        trainer = Trainer(batch_size=args.batch_size, lr=args.lr, progress=False)
         search = EGILocalSearch(interval=3, epochs=args.search_epochs, trainer=trainer, seed=seed, **options)
         return search.run(start, train_part, num_classes=data.num_classes).structure
 
     def score(label: str, structure: StructureSpec) -> None:
-        rows[label].append(test_metrics(structure, data, train_all, test, args.train_epochs))
+        rows[label].append(test_metrics(structure, data, train_all, test, args))
 
     for name, start in starts.items():
         score(f"T5 {name}", start)
@@ -82,9 +99,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--global-trials", type=int, default=16)
     parser.add_argument("--search-epochs", type=int, default=12)
-    parser.add_argument("--train-epochs", type=int, default=20)
+    parser.add_argument("--train-epochs", type=int, default=None, help="default: 12 on rf-planted, else 20")
     parser.add_argument("--quick", action="store_true", help="one seed, tiny budgets (smoke test)")
     args = parser.parse_args()
+    if args.train_epochs is None:
+        args.train_epochs = 12 if args.preset == "rf-planted" else 20
+    args.batch_size, args.lr = SETTINGS.get(args.preset, (2, 1e-3))
     if args.quick:
         args.seeds, args.global_trials, args.search_epochs, args.train_epochs = [0], 2, 1, 1
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -92,14 +112,18 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         data = ActionSegmentationDataset(generate(f"{tmp}/d", args.preset, seed=0))
-        space = SearchSpace(BASE, [Dilations(k=2, T=6)])
+        if args.preset == "rf-planted":
+            space = load_config(PLANTED_CONFIG, data_root=str(data.root)).space
+        else:
+            space = SearchSpace(BASE, [Dilations(k=2, T=6)])
         for seed in args.seeds:
             run_seed(data, space, seed, args, rows)
             print(f"seed {seed} done ({time.perf_counter() - started:.0f}s)", flush=True)
     print(
-        f"\npreset {args.preset}, MS-TCN 2x6x16, seeds {args.seeds}, global search {args.global_trials} trials, "
-        f"EGI {args.search_epochs} epochs (update every 3), final training {args.train_epochs} epochs; "
-        "test split, mean +- std over seeds"
+        f"\npreset {args.preset}, MS-TCN {_shape(space.base)}, seeds {args.seeds}, global search "
+        f"{args.global_trials} trials, "
+        f"EGI {args.search_epochs} epochs (update every 3), final training {args.train_epochs} epochs "
+        f"(batch {args.batch_size}, lr {args.lr}); test split, mean +- std over seeds"
     )
     print(f"{'':<22}" + "".join(f"{m:>14}" for m in METRIC_NAMES))
     order = sorted(rows, key=lambda k: (k[:2], k))
@@ -110,6 +134,10 @@ def main() -> None:
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):7.1f} +-{spread:4.1f}")
         print(f"{label:<22}" + "".join(f"{c:>14}" for c in cells))
+
+
+def _shape(spec: StructureSpec) -> str:
+    return f"{len(spec.stages)}x{len(spec.stages[0].layers)}x{spec.stages[0].layers[0].channels}"
 
 
 if __name__ == "__main__":

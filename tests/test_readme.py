@@ -27,15 +27,16 @@ def test_main_job_steps_parse_and_their_files_exist():
     main_job = _quick_start_commands()[0]
     steps = [shlex.split(step) for step in main_job.split("&&")]
     ours = [step[1:] for step in steps if step[0] == "g2l-optimize"]
-    assert [step[0] for step in ours] == ["make-synthetic", "search", "refine", "train", "report"]
+    assert [step[0] for step in ours] == ["make-synthetic", "search", "refine", "compare", "report"]
     parsed = [build_parser().parse_args(argv) for argv in ours]
     for args in parsed:
-        if args.command in ("search", "refine"):
+        if args.command in ("search", "refine", "compare"):
             assert (ROOT / args.config).is_file()
-    _, search, refine, train, report = parsed
+    _, search, refine, compare, report = parsed
     assert (refine.storage, refine.study_name) == (search.storage, search.study_name)
+    assert (compare.storage, compare.study_name) == (search.storage, search.study_name)
+    assert compare.config == search.config and compare.seeds >= 3
     assert (report.storage, report.study_name) == (search.storage, [search.study_name])
-    assert train.structure == f"{refine.out}/refined_best.json"
     create = next(step for step in steps if step[:2] == ["optuna", "create-study"])
     search = build_parser().parse_args(ours[1])
     assert create[create.index("--storage") + 1] == search.storage

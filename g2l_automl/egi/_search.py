@@ -184,6 +184,15 @@ class EGILocalSearch:
             importance = layer.importance
         optimizer.state.pop(importance, None)
 
+    def supernet(self, structure: StructureSpec, input_dim: int, num_classes: int) -> nn.Module:
+        """``structure``'s model (weights drawn under :attr:`seed`) with every searched dilated convolution replaced
+        by its multi-dilated (or DARTS) layer over the candidates around its dilation: what :meth:`run` trains."""
+        model = build_model(structure, input_dim, num_classes, seed=self.seed)
+        for (s, i, fld), attr in _searchable(model, structure, self.stages):
+            module = model.stages[s].layers[i]
+            setattr(module, attr, self._wrap(getattr(module, attr), getattr(structure.stages[s].layers[i], fld)))
+        return model
+
     def run(
         self,
         structure: StructureSpec,
@@ -200,14 +209,9 @@ class EGILocalSearch:
         if not train:
             raise G2LError("train: no training videos")
         input_dim = input_dim or train[0].features.shape[0]
-        model = build_model(structure, input_dim, num_classes, seed=self.seed)
+        model = self.supernet(structure, input_dim, num_classes)
         targets = _searchable(model, structure, self.stages)
-        current: dict[tuple, int] = {}
-        for key, attr in targets:
-            s, i, fld = key
-            module = model.stages[s].layers[i]
-            current[key] = getattr(structure.stages[s].layers[i], fld)
-            setattr(module, attr, self._wrap(getattr(module, attr), current[key]))
+        current = {key: getattr(structure.stages[key[0]].layers[key[1]], key[2]) for key, _ in targets}
         model.to(resolve_device(self.trainer.device))
         optimizer = torch.optim.Adam(model.parameters(), lr=self.trainer.lr)  # one for the whole search
         spec = structure

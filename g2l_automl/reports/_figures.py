@@ -134,15 +134,21 @@ def best_so_far(study: optuna.Study, n_trials: int | None = None) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def comparison_figure(curves: Mapping[str, Sequence[np.ndarray]], title: str = "Best value so far") -> go.Figure:
+def comparison_figure(
+    curves: Mapping[str, Sequence[np.ndarray]],
+    title: str = "Best value so far",
+    step: float = 1.0,
+    x_title: str = "trials",
+) -> go.Figure:
     """Figure 5 in kind: per group (e.g. a sampler over several seeds), the median best-so-far curve with the
-    25-75 % band (the band is the min-max range when there are fewer than 4 runs)."""
+    25-75 % band (the band is the min-max range when there are fewer than 4 runs). Point ``k`` of a curve is drawn
+    at ``k * step`` (e.g. training epochs when the curves are sampled on an epoch grid)."""
     fig = go.Figure()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     for k, (label, runs) in enumerate(curves.items()):
         length = min(len(r) for r in runs)
         data = np.vstack([r[:length] for r in runs])
-        x = np.arange(1, length + 1)
+        x = np.arange(1, length + 1) * step
         lo, hi = (25, 75) if len(runs) >= 4 else (0, 100)
         low, high = np.nanpercentile(data, lo, axis=0), np.nanpercentile(data, hi, axis=0)
         colour = palette[k % len(palette)]
@@ -169,7 +175,7 @@ def comparison_figure(curves: Mapping[str, Sequence[np.ndarray]], title: str = "
                 legendgroup=label,
             )
         )
-    fig.update_layout(title=title, xaxis_title="trials", yaxis_title="best value (median, band: spread)")
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="best value (median, band: spread)")
     return fig
 
 
