@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from g2l_automl.config import load_config
 from g2l_automl.data import PRESETS, ActionSegmentationDataset, PlantedPreset, generate, planted_dilations
 from g2l_automl.objective import SegmentationObjective
-from g2l_automl.search import build_objective
+from g2l_automl.search import build_objective, describe
 from g2l_automl.spaces import Dilations, SearchSpace
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
@@ -127,7 +127,8 @@ def test_videonas_objective_uses_common_random_numbers(tmp_path):
         return VideoNASObjective(space, train, val, trainer=ClassifierTrainer(epochs=2, batch_size=8))
 
     arch = space.baseline()
-    other = {**space.to_params(arch), "stage1.channels": 4}
+    other = {**space.to_params(arch), "stage1.channels": 8}
+    assert space.to_arch(other) != arch
     values = []
     for archs in ([space.to_params(arch)], [other, space.to_params(arch)]):
         study = optuna.create_study(direction="maximize")
@@ -136,6 +137,12 @@ def test_videonas_objective_uses_common_random_numbers(tmp_path):
         study.optimize(objective(), n_trials=len(archs))
         values.append(study.trials[-1].value)
     assert values[0] == values[1]
+    # the same architecture again in one study is not trained again
+    study.enqueue_trial(space.to_params(arch))
+    study.optimize(objective(), n_trials=1)
+    again = study.trials[-1]
+    assert again.user_attrs["duplicate_of"] == 1 and again.value == values[1]
+    assert again.user_attrs["train_seconds"] == 0.0
 
 
 def test_lockstep_trainers_train_exactly_as_fit(tiny_data):
@@ -199,6 +206,7 @@ def test_a_repeated_structure_is_not_trained_again(tiny_data, space):
     assert again.value == first.value and again.user_attrs["metrics"] == first.user_attrs["metrics"]
     assert again.user_attrs["train_seconds"] == 0.0 and again.intermediate_values == {}
     assert first.user_attrs["train_seconds"] > 0 and "duplicate_of" not in first.user_attrs
+    assert "same structure as trial 0: its value, not trained again" in describe(again)
 
 
 def test_config_noise_control_options_reach_the_objective(tmp_path, tiny_data):

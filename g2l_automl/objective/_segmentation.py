@@ -11,13 +11,14 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from g2l_automl.data import ActionSegmentationDataset, Video
 from g2l_automl.egi import EGILocalSearch, LocalSearchResult, replace_trainer
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, count_flops
 from g2l_automl.models import build_model
+from g2l_automl.objective._reuse import reuse, scored_before
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer
@@ -239,9 +240,16 @@ class SegmentationObjective:
         self.parts()
         structure = self.space.suggest(trial, self.encoding)
         trial.set_user_attr("structure", structure.to_dict())
-        earlier = self._scored_before(trial, structure)
+        # with common seeds a structure scores the same in any trial: one scored before is not trained again
+        # (with in-trial refinement only trials refined in the trial match, without it only unrefined ones)
+        refined = self.refine is not None
+
+        def same_kind(t: FrozenTrial) -> bool:
+            return ("refined_structure" in t.user_attrs) == refined
+
+        earlier = scored_before(trial, "structure", structure.to_dict(), same_kind) if self.common_seeds else None
         if earlier is not None:
-            return self._reuse(trial, earlier)
+            return reuse(trial, earlier)
         single = len(trial.study.directions) == 1
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
@@ -273,32 +281,6 @@ class SegmentationObjective:
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("train_seconds", seconds)
         return self.values(metrics, n_params, flops)
-
-    def _scored_before(self, trial: optuna.Trial, structure: StructureSpec) -> FrozenTrial | None:
-        """The first COMPLETE trial of the study that scored ``structure`` the way this objective would (with
-        in-trial refinement only trials refined in the trial, without it only unrefined ones)."""
-        if not self.common_seeds:
-            return None
-        wanted = structure.to_dict()
-        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if (
-                t.user_attrs.get("structure") == wanted
-                and ("refined_structure" in t.user_attrs) == (self.refine is not None)
-                and "metrics" in t.user_attrs
-            ):
-                return t
-        return None
-
-    def _reuse(self, trial: optuna.Trial, earlier: FrozenTrial) -> float | tuple[float, ...]:
-        """Return ``earlier``'s values for a repeated structure, with its attrs and ``duplicate_of``."""
-        original = earlier.user_attrs.get("duplicate_of", earlier.number)
-        trial.set_user_attr("duplicate_of", original)
-        for key, value in earlier.user_attrs.items():
-            if key not in ("structure", "duplicate_of", "train_seconds", "baseline"):
-                trial.set_user_attr(key, value)
-        trial.set_user_attr("train_seconds", 0.0)
-        values = tuple(earlier.values)
-        return values[0] if len(values) == 1 else values
 
     def refine_structure(
         self, structure: StructureSpec, search: EGILocalSearch

@@ -16,6 +16,7 @@ from g2l_automl.errors import G2LError
 from g2l_automl.metrics import count_flops, count_parameters
 from g2l_automl.models import VideoNASArch, build_videonas
 from g2l_automl.nas import VideoNASSpace
+from g2l_automl.objective._reuse import reuse, scored_before
 from g2l_automl.training import ClassifierTrainer
 
 _LOG = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class VideoNASObjective:
     multi-objective study (see :data:`VIDEONAS_METRICS` for the directions). Single-objective studies get the
     validation mAP reported after every epoch, so pruners work. User attrs: ``arch``, ``metrics``, ``flops``,
     ``params``, ``train_seconds``. A crash fails that trial alone: its message goes to the ``error`` user attr and
-    the value is NaN.
+    the value is NaN. Every candidate trains from the same seeds (common random numbers), so an architecture a
+    COMPLETE trial already scored is not trained again: the trial returns that trial's values and attrs, with
+    ``duplicate_of``.
 
     Args:
         space: the search space.
@@ -142,6 +145,9 @@ class VideoNASObjective:
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         arch = self.space.suggest(trial)
         trial.set_user_attr("arch", arch.to_dict())
+        earlier = scored_before(trial, "arch", arch.to_dict())  # the model seed is common: same arch, same score
+        if earlier is not None:
+            return reuse(trial, earlier)
         # report (and so prune) only when validation mAP is the study's one objective: with flops or params
         # minimised, a pruner would cut the trials of highest mAP
         reports = self.metrics == ("mAP",)

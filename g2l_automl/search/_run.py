@@ -114,7 +114,9 @@ def describe(trial: FrozenTrial) -> str:
     if "structure" in trial.user_attrs:
         spec = StructureSpec.from_dict(trial.user_attrs["structure"])
         line += "  dilations " + format_dilations(spec.dilations())
-    if "train_seconds" in trial.user_attrs:
+    if "duplicate_of" in trial.user_attrs:
+        line += f"  (same structure as trial {trial.user_attrs['duplicate_of']}: its value, not trained again)"
+    elif "train_seconds" in trial.user_attrs:
         line += f"  ({trial.user_attrs['train_seconds']:.1f}s)"
     return line
 
