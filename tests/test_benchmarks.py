@@ -71,3 +71,28 @@ def test_nastc_quick_compares_nastc_and_timeception():
     out = _quick("nastc.py")
     assert "| model | TC params | test mAP (%) | search s | train s |" in out
     assert "| NAS-TC |" in out and "| Timeception |" in out and "searched cells" in out
+
+
+def _run(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_planted_signal_small_prints_the_table_and_the_target():
+    out = _run("planted_signal.py", "--seeds", "2", "--folds", "2", "--random", "0", "--epochs", "1")
+    for row in ("2^i", "all 1", "all max", "planted", "val-fold std"):
+        assert row in out
+    assert "F1@10: range of means" in out and "target <= 0.33" in out and "ranking by mean F1@10" in out
+
+
+def test_compare_samplers_train_counts_epochs_and_rescores_on_test():
+    out = _run(
+        "compare_samplers.py", "--objective", "train", "--epochs", "12", "--seeds", "0", "--samplers", "random",
+        "--final-seeds", "1",
+    )  # fmt: skip
+    assert "12 epochs x 1 seeds" in out and "x 12 epochs to random best" in out
+    for row in ("MS-TCN 2^i", "planted optimum", "random final structures"):
+        assert row in out

@@ -18,6 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def ar1_noise(length: int, dim: int, corr: float, rng: np.random.Generator) -> np.ndarray:
+    """(length, dim) unit-variance AR(1) temporal noise with lag-1 correlation ``corr``."""
+    noise = np.empty((length, dim))
+    noise[0] = rng.normal(size=dim)
+    innovation = rng.normal(size=(length, dim)) * np.sqrt(1.0 - corr**2)
+    for i in range(1, length):
+        noise[i] = corr * noise[i - 1] + innovation[i]
+    return noise
+
+
 @dataclass(frozen=True)
 class PlantedPreset:
     """Generator settings of the planted benchmark. ``cue_strength`` is the cue's norm relative to the
@@ -63,12 +73,7 @@ class PlantedPreset:
         for s, letter in enumerate(letters):
             centre = s * length + length // 2
             features[centre - half : centre - half + self.cue_length] += cue if letter == 0 else -cue
-        noise = np.empty((t, self.feature_dim))
-        noise[0] = rng.normal(size=self.feature_dim)
-        innovation = rng.normal(size=(t, self.feature_dim)) * np.sqrt(1.0 - self.noise_corr**2)
-        for i in range(1, t):
-            noise[i] = self.noise_corr * noise[i - 1] + innovation[i]
-        features += self.noise * noise
+        features += self.noise * ar1_noise(t, self.feature_dim, self.noise_corr, rng)
         return features.T.astype(np.float32), labels.astype(np.int64)
 
     def make(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from g2l_automl._files import replace_dir
-from g2l_automl.data._planted import PlantedPreset
+from g2l_automl.data._planted import PlantedPreset, ar1_noise
 from g2l_automl.errors import DataError
 
 GENERATOR = "g2l_automl.data.generate"
@@ -130,11 +130,7 @@ def _sample_video(
     frames = np.maximum(3, np.round(durations / durations.sum() * length)).astype(np.int64)
     labels = np.repeat(np.array(sequence, dtype=np.int64), frames)
     t = len(labels)
-    noise = np.empty((t, p.feature_dim))
-    noise[0] = rng.normal(size=p.feature_dim)
-    innovation = rng.normal(size=(t, p.feature_dim)) * np.sqrt(1.0 - p.noise_corr**2)
-    for i in range(1, t):
-        noise[i] = p.noise_corr * noise[i - 1] + innovation[i]
+    noise = ar1_noise(t, p.feature_dim, p.noise_corr, rng)
     drift = np.cumsum(rng.normal(size=(t, p.feature_dim)), axis=0) * (p.drift / np.sqrt(t))
     features = prototypes[labels] + p.noise * noise + drift + rng.normal(0.0, p.drift, size=p.feature_dim)
     return features.T.astype(np.float32), labels
