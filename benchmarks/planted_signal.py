@@ -2,12 +2,14 @@
 several initialisation seeds (and, separately, several validation folds), side by side in one run.
 
     python benchmarks/planted_signal.py [--config studies/synthetic-rf-planted.yaml] [--seeds 3] [--folds 3]
-        [--random 4] [--data DIR] [--threads 2]
+        [--random 4] [--repeats 1] [--data DIR] [--threads 2]
 
 Structures: MS-TCN's 2^i (the config's base), all 1, all max, the planted optimum (rf-planted data only,
 g2l_automl.data.planted_dilations) and ``--random`` random ones from the config's space. "init" is the std over
 initialisation seeds (weights, batch order, dropout) on validation fold 0; "val" the std over validation folds
-(K-fold rotation of the held-out part of the train list) with seed 0. The target of issue 15: the largest
+(K-fold rotation of the held-out part of the train list) with seed 0. With ``--repeats N`` every fitness value is
+the objective's mean over N trainings (``objective: {repeats: N}``; sample k uses seeds kN .. kN + N - 1), so the
+spread is that of the fitness a search with repeats ranks by. The target of issue 15: the largest
 per-structure init std is at most 1/3 of the range of the structures' means, for the fitness metric.
 Without ``--data`` the config's preset is generated into a temporary folder (seed 0).
 """
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--folds", type=int, default=3, help="validation folds for the 'val' spread (0: skip)")
     parser.add_argument("--random", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=1, help="trainings averaged per fitness value")
     parser.add_argument("--epochs", type=int, default=None, help="override training.epochs")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -71,8 +74,12 @@ def main() -> None:
     config = load_config(args.config, data_root=str(root))
     if args.epochs:
         config.training["epochs"] = args.epochs
+    config.objective["repeats"] = args.repeats
     fitness = config.objective["metric"]
-    print(f"config {args.config}, data {root} ({preset}), fitness {fitness}, {args.seeds} seeds, {args.folds} folds")
+    print(
+        f"config {args.config}, data {root} ({preset}), fitness {fitness} (mean of {args.repeats} training(s)), "
+        f"{args.seeds} seeds, {args.folds} folds"
+    )
     start = time.perf_counter()
     rows = {}
     for name, spec in structures(config, preset, args.random).items():
@@ -110,7 +117,7 @@ def _scores(config, spec: StructureSpec, seeds, folds) -> list[dict[str, float]]
         objective = build_objective(config, "cpu")
         objective.val_fold = fold  # the K-fold rotation that objective.rotate_val uses for its repeats
         for seed in seeds:
-            out.append(objective.evaluate(spec, seed_offset=seed).metrics)
+            out.append(objective.evaluate(spec, seed_offset=seed * objective.repeats).metrics)
     return out
 
 

@@ -2,7 +2,7 @@
 deterministic proxy for fast comparisons."""
 
 from g2l_automl.objective._proxy import ProxyObjective
-from g2l_automl.objective._segmentation import EXTRA_METRICS, FLOPS_FRAMES, SegmentationObjective
+from g2l_automl.objective._segmentation import EXTRA_METRICS, FLOPS_FRAMES, Score, SegmentationObjective
 from g2l_automl.objective._videonas import (
     VIDEONAS_METRICS,
     VideoNASObjective,
@@ -15,6 +15,7 @@ __all__ = [
     "FLOPS_FRAMES",
     "VIDEONAS_METRICS",
     "ProxyObjective",
+    "Score",
     "SegmentationObjective",
     "VideoNASObjective",
     "arch_cost",
