@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from _tiny_study import BASE, CONFIG, frozen_trial, spec_with
 from optuna.trial import TrialState, create_trial
 
 from g2l_automl.cli import main
@@ -28,20 +29,7 @@ from g2l_automl.search import (
 from g2l_automl.structure import StructureSpec, save_structure
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-CONFIG = Path(__file__).resolve().parents[1] / "studies" / "synthetic-tiny.yaml"
-BASE = StructureSpec.mstcn(1, 4, channels=16)  # the base structure of synthetic-tiny.yaml
-
-
-def _spec(*dilations: int) -> StructureSpec:
-    spec = BASE
-    for i, d in enumerate(dilations):
-        spec = spec.with_layer(0, i, dilation=d)
-    return spec
-
-
-def _trial(value, spec: StructureSpec | None, **attrs) -> optuna.trial.FrozenTrial:
-    values = [value] if isinstance(value, (int, float)) else list(value)
-    return create_trial(values=values, user_attrs=dict(attrs, **({"structure": spec.to_dict()} if spec else {})))
+_spec, _trial = spec_with, frozen_trial
 
 
 def _arm_result(label: str, spec: StructureSpec, per_seed: list[dict[str, float]], seeds=None) -> ArmResult:

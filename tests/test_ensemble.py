@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from _tiny_study import BASE, CONFIG, frozen_trial, spec_with
 from optuna.trial import TrialState, create_trial
 
 from g2l_automl.cli import main
@@ -20,21 +21,7 @@ from g2l_automl.search import late_fusion, select_members, summarize_structure
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import predict, predict_probabilities
 
-CONFIG = Path(__file__).resolve().parents[1] / "studies" / "synthetic-tiny.yaml"
-BASE = StructureSpec.mstcn(1, 4, channels=16)  # the base structure of synthetic-tiny.yaml
-
-
-def _spec(*dilations: int) -> StructureSpec:
-    spec = BASE
-    for i, d in enumerate(dilations):
-        spec = spec.with_layer(0, i, dilation=d)
-    return spec
-
-
-def _trial(values, spec: StructureSpec | None, **attrs) -> optuna.trial.FrozenTrial:
-    values = [values] if isinstance(values, (int, float)) else list(values)
-    user_attrs = dict(attrs, **({"structure": spec.to_dict()} if spec is not None else {}))
-    return create_trial(values=values, user_attrs=user_attrs)
+_spec, _trial = spec_with, frozen_trial
 
 
 # -- member selection -------------------------------------------------------------------------------------------

@@ -183,3 +183,19 @@ def test_ensemble_json_and_study_attr_hide_the_password(postgres_url, tiny_data,
     stored = optuna.load_study(study_name=name, storage=url).user_attrs
     assert "ensemble" in stored
     _no_secret_anywhere(printed.out, printed.err, json.dumps(stored), folder=tmp_path / "e")
+
+
+def test_compare_json_and_study_attr_hide_the_password(postgres_url, tiny_data, tmp_path, capsys):
+    url, name = _with_password(postgres_url), _name()
+    study = optuna.create_study(storage=url, study_name=name, direction="maximize")
+    spec = StructureSpec.mstcn(1, 4, channels=16).with_layer(0, 0, dilation=4)
+    study.add_trial(create_trial(value=50.0, user_attrs={"structure": spec.to_dict()}))
+    out = tmp_path / "c" / "compare.json"
+    argv = ["compare", "--config", str(TINY), "--data", str(tiny_data), "--storage", url, "--study-name", name,
+            "--seeds", "2", "--epochs", "1", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert json.loads(out.read_text())["storage"] == _masked(url)
+    stored = optuna.load_study(study_name=name, storage=url).user_attrs["compare"]
+    assert stored["storage"] == _masked(url)
+    _no_secret_anywhere(printed.out, printed.err, json.dumps(stored), folder=tmp_path / "c")
