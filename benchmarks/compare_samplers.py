@@ -23,7 +23,6 @@ random search's final best of the same seed, and a plotly figure of best-so-far 
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import math
 import multiprocessing
@@ -41,9 +40,10 @@ from g2l_automl.data import PRESETS, generate, planted_dilations
 from g2l_automl.objective import ProxyObjective
 from g2l_automl.reports import best_so_far, comparison_figure
 from g2l_automl.samplers import SAMPLERS, make_sampler
-from g2l_automl.search import build_objective, load_test_split, open_storage, train_and_score
+from g2l_automl.search import build_objective, config_trainer, load_test_split, open_storage, train_and_score
 from g2l_automl.spaces import Dilations, SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
+from g2l_automl.training import replace_trainer
 
 PLANTED_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "studies", "synthetic-rf-planted.yaml")
 
@@ -139,8 +139,10 @@ def _one_run(
             study.optimize(objective, n_trials=todo, catch=(Exception,))
         return best_so_far(study, args.trials), time.perf_counter() - start, None
     per_trial = config.training["epochs"] * config.objective["repeats"]
-    while _epochs_spent(study, per_trial)[-1] < args.epochs and len(study.trials) < args.max_trials:
+    spent = _epochs_spent(study, per_trial)[-1]  # a re-run continues the stored study
+    while spent < args.epochs and len(study.trials) < args.max_trials:
         study.optimize(objective, n_trials=1, catch=(Exception,))
+        spent += 0 if "duplicate_of" in study.get_trials(deepcopy=False)[-1].user_attrs else per_trial
     seconds = time.perf_counter() - start
     final = StructureSpec.from_dict(study.best_trial.user_attrs["structure"]) if study.best_trial else None
     return _epoch_curve(study, per_trial, args.epochs, args.step), seconds, final
@@ -170,13 +172,11 @@ def _print_finals(args: argparse.Namespace, config: StudyConfig, finals: dict[st
     """Each run's final structure re-trained with ``--final-seeds`` seeds and scored on the test split; per sampler
     the median and range over runs of the per-run mean, next to MS-TCN's 2^i and the planted optimum."""
     data = load_test_split(config)
-    trainer = build_objective(config, "cpu").trainer
+    trainer = config_trainer(config, "cpu")
     choices = config.space.gene("stage0.layer0.dilation").choices
     layers = len(config.structure.stages[0].layers)
-    planted = config.structure
-    for s_ in range(len(planted.stages)):
-        for i, d in enumerate(planted_dilations(PRESETS["rf-planted"], layers, choices)):
-            planted = planted.with_layer(s_, i, dilation=d)
+    base = config.structure
+    planted = base.with_dilations([planted_dilations(PRESETS["rf-planted"], layers, choices)] * len(base.stages))
     groups = {"MS-TCN 2^i": [config.structure], "planted optimum": [planted], **finals}
     jobs = [(label, k, spec, seed) for label, specs in groups.items() for k, spec in enumerate(specs)
             for seed in range(args.final_seeds)]  # fmt: skip
@@ -206,9 +206,7 @@ def _print_finals(args: argparse.Namespace, config: StudyConfig, finals: dict[st
 def _test_score(data, trainer, one_thread: bool, spec: StructureSpec, seed: int) -> dict:  # noqa: ANN001
     if one_thread:
         torch.set_num_threads(1)
-    t = copy.copy(trainer)
-    t.seed = seed
-    return train_and_score(spec, data, t, seed).metrics
+    return train_and_score(spec, data, replace_trainer(trainer, seed=seed), seed).metrics
 
 
 def _print_table(args: argparse.Namespace, curves: dict[str, list[np.ndarray]], seconds: dict, storage: str) -> None:

@@ -65,11 +65,10 @@ def run_seed(
         "global": StructureSpec.from_dict(study.best_trial.user_attrs["structure"]),
     }
     if args.preset == "rf-planted":
-        planted = space.base
-        choices = space.gene("stage0.layer0.dilation").choices
-        for s in range(len(planted.stages)):
-            for i, d in enumerate(planted_dilations(PRESETS["rf-planted"], len(planted.stages[s].layers), choices)):
-                planted = planted.with_layer(s, i, dilation=d)
+        base, choices = space.base, space.gene("stage0.layer0.dilation").choices
+        planted = base.with_dilations(
+            [planted_dilations(PRESETS["rf-planted"], len(stage.layers), choices) for stage in base.stages]
+        )
         rows["T5 planted optimum"].append(test_metrics(planted, data, train_all, test, args))
 
     def refine(start: StructureSpec, **options) -> StructureSpec:

@@ -38,21 +38,18 @@ def structures(config, preset: str | None, n_random: int) -> dict[str, Structure
     base = config.structure
     choices = config.space.gene("stage0.layer0.dilation").choices
     layers = len(base.stages[0].layers)
-    out = {"2^i": base, "all 1": _with(base, [1] * layers), "all max": _with(base, [max(choices)] * layers)}
+    stages = len(base.stages)
+    out = {
+        "2^i": base,
+        "all 1": base.with_dilations([[1] * layers] * stages),
+        "all max": base.with_dilations([[max(choices)] * layers] * stages),
+    }
     if preset is not None and isinstance(PRESETS.get(preset), PlantedPreset):
-        out["planted"] = _with(base, planted_dilations(PRESETS[preset], layers, choices))
+        out["planted"] = base.with_dilations([planted_dilations(PRESETS[preset], layers, choices)] * stages)
     rng = np.random.RandomState(123)
     for i in range(n_random):
         out[f"random {i}"] = config.space.to_structure(config.space.sample(rng))
     return out
-
-
-def _with(base: StructureSpec, dilations: list[int]) -> StructureSpec:
-    spec = base
-    for s in range(len(base.stages)):
-        for i, d in enumerate(dilations):
-            spec = spec.with_layer(s, i, dilation=int(d))
-    return spec
 
 
 def main() -> None:

@@ -60,10 +60,7 @@ def test_planted_optimum_is_the_densest_stack_reaching_the_planted_distance():
 
 
 def _with(base: StructureSpec, dilations) -> StructureSpec:
-    for s in range(len(base.stages)):
-        for i, d in enumerate(dilations):
-            base = base.with_layer(s, i, dilation=d)
-    return base
+    return base.with_dilations([dilations] * len(base.stages))
 
 
 def test_planted_structure_beats_2i_and_all_1_on_validation(planted):

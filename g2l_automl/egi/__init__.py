@@ -2,7 +2,8 @@
 
 from g2l_automl.egi._candidates import ROUNDINGS, candidate_dilations, expected_dilation
 from g2l_automl.egi._layers import NORMALIZATIONS, DartsDilatedConv1d, MultiDilatedConv1d, normalize_importance
-from g2l_automl.egi._search import METHODS, EGILocalSearch, LocalSearchResult, replace_trainer
+from g2l_automl.egi._search import METHODS, EGILocalSearch, LocalSearchResult
+from g2l_automl.training import replace_trainer  # re-exported: it was public here first
 
 __all__ = [
     "METHODS",

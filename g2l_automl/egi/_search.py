@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from g2l_automl.egi._layers import NORMALIZATIONS, DartsDilatedConv1d, MultiDila
 from g2l_automl.errors import G2LError
 from g2l_automl.models import build_model
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import Trainer, resolve_device
+from g2l_automl.training import Trainer, replace_trainer, resolve_device
 
 METHODS: tuple[str, ...] = ("egi", "darts")
 
@@ -243,9 +242,3 @@ class EGILocalSearch:
             if not moved and self.stop_when_converged:
                 break
         return LocalSearchResult(spec, trajectory, history, done, converged=not moved)
-
-
-def replace_trainer(trainer: Trainer, **changes: Any) -> Trainer:
-    """A copy of ``trainer`` with some settings changed (a Trainer keeps exactly its constructor arguments)."""
-    settings = inspect.signature(Trainer).parameters
-    return Trainer(**{**{k: v for k, v in vars(trainer).items() if k in settings}, **changes})

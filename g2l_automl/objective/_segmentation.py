@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,14 +15,14 @@ import torch
 from optuna.trial import FrozenTrial
 
 from g2l_automl.data import ActionSegmentationDataset, Video
-from g2l_automl.egi import EGILocalSearch, LocalSearchResult, replace_trainer
+from g2l_automl.egi import EGILocalSearch, LocalSearchResult
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, count_flops
 from g2l_automl.models import build_model
 from g2l_automl.objective._reuse import reuse, scored_before
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import Trainer
+from g2l_automl.training import Trainer, replace_trainer
 from g2l_automl.training._checks import check_int
 
 _LOG = logging.getLogger(__name__)
@@ -45,15 +46,12 @@ class Score:
 
 
 def _mean(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
-    return {k: float(sum(d[k] for d in dicts) / len(dicts)) for k in dicts[0]}
+    return {k: statistics.fmean(d[k] for d in dicts) for k in dicts[0]}
 
 
 def _std(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
     """Sample standard deviation (n - 1) per metric; 0 for a single repeat."""
-    if len(dicts) < 2:
-        return {k: 0.0 for k in dicts[0]}
-    means = _mean(dicts)
-    return {k: math.sqrt(sum((d[k] - means[k]) ** 2 for d in dicts) / (len(dicts) - 1)) for k in dicts[0]}
+    return {k: statistics.stdev(d[k] for d in dicts) if len(dicts) > 1 else 0.0 for k in dicts[0]}
 
 
 class SegmentationObjective:

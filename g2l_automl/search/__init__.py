@@ -30,6 +30,7 @@ from g2l_automl.search._refine import pick_trials, refine_study
 from g2l_automl.search._run import (
     best_summary,
     build_objective,
+    config_trainer,
     describe,
     format_dilations,
     make_local_search,
@@ -50,6 +51,7 @@ __all__ = [
     "compare_structures",
     "best_summary",
     "build_objective",
+    "config_trainer",
     "describe",
     "display_url",
     "ensemble_study",

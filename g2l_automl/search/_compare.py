@@ -10,7 +10,6 @@ the seed spread)". A difference of exactly 0 (the same architecture on both arms
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +23,16 @@ from g2l_automl.config import StudyConfig
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES
 from g2l_automl.samplers import sort_best_first
-from g2l_automl.search._ensemble import load_test_split, summarize_structure, train_and_score, trial_structure
+from g2l_automl.search._ensemble import (
+    architecture_key,
+    load_test_split,
+    summarize_structure,
+    train_and_score,
+    trial_structure,
+)
 from g2l_automl.search._run import config_trainer
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import resolve_device
+from g2l_automl.training import replace_trainer, resolve_device
 
 #: A searched structure is better (worse) on a metric when its mean paired difference exceeds this many standard
 #: errors of the mean (above zero, or below).
@@ -136,8 +141,8 @@ def study_arms(study: optuna.Study) -> list[Arm]:
 
 
 def same_architecture(a: StructureSpec, b: StructureSpec) -> bool:
-    """Whether two structures build the same model (their names do not count)."""
-    return a.stages == b.stages and float(a.dropout) == float(b.dropout)
+    """Whether two structures build the same model (their names do not count), as the ensemble tells members apart."""
+    return architecture_key(a) == architecture_key(b)
 
 
 @dataclass(frozen=True)
@@ -309,8 +314,7 @@ def compare_structures(
     runs: list[list[dict[str, Any]]] = [[] for _ in arms]
     params = [0] * len(arms)
     for i, seed in enumerate(seed_list):
-        trainer = copy.copy(base_trainer)
-        trainer.seed = seed
+        trainer = replace_trainer(base_trainer, seed=seed)
         for a, arm in enumerate(arms):
             log(f"seed {seed} ({i + 1}/{seeds}): {arm.label} ({summarize_structure(arm.structure)}) ...")
             scored = train_and_score(arm.structure, data, trainer, seed=seed)

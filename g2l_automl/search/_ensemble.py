@@ -36,8 +36,8 @@ def trial_structure(trial: FrozenTrial) -> StructureSpec | None:
         raise G2LError(f"trial {trial.number}: user attr 'structure' is not a valid structure: {exc}") from None
 
 
-def _architecture(spec: StructureSpec) -> tuple[Any, ...]:
-    # what makes two models the same architecture; the spec's name (e.g. "mstcn" vs "custom") does not
+def architecture_key(spec: StructureSpec) -> tuple[Any, ...]:
+    """What makes two models the same architecture; the spec's name (e.g. "mstcn" vs "custom") does not count."""
     return spec.stages, float(spec.dropout)
 
 
@@ -72,7 +72,7 @@ def select_members(study: optuna.Study, top: int) -> tuple[list[tuple[FrozenTria
     chosen: list[tuple[FrozenTrial, StructureSpec]] = []
     seen: set[tuple[Any, ...]] = set()
     for trial in sort_best_first(study, [t for t, _ in pool]):
-        key = _architecture(specs[trial.number])
+        key = architecture_key(specs[trial.number])
         if key in seen:
             continue
         seen.add(key)

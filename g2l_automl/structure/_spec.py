@@ -236,6 +236,18 @@ class StructureSpec:
         stages[stage] = StageSpec(tuple(layers))
         return replace(self, stages=tuple(stages))
 
+    def with_dilations(self, dilations: Sequence[Sequence[int]]) -> StructureSpec:
+        """A copy with every layer's (first) dilation replaced, per stage as :meth:`dilations` gives them."""
+        if len(dilations) != len(self.stages):
+            raise StructureError(f"dilations: expected {len(self.stages)} stages, got {len(dilations)}")
+        spec = self
+        for s, stage in enumerate(dilations):
+            if len(stage) != len(self.stages[s].layers):
+                raise StructureError(f"dilations: stage {s} has {len(self.stages[s].layers)} layers, got {len(stage)}")
+            for i, d in enumerate(stage):
+                spec = spec.with_layer(s, i, dilation=int(d))
+        return spec
+
     # -- serialisation -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

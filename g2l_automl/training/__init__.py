@@ -4,7 +4,7 @@ from g2l_automl.training._checkpoint import load_checkpoint, save_checkpoint
 from g2l_automl.training._classifier import ClassifierTrainer, evaluate_classifier, predict_scores
 from g2l_automl.training._loss import segmentation_loss
 from g2l_automl.training._predict import evaluate_videos, predict, predict_probabilities
-from g2l_automl.training._trainer import EpochCallback, Trainer, resolve_device
+from g2l_automl.training._trainer import EpochCallback, Trainer, replace_trainer, resolve_device
 
 __all__ = [
     "ClassifierTrainer",
@@ -16,6 +16,7 @@ __all__ = [
     "load_checkpoint",
     "predict",
     "predict_probabilities",
+    "replace_trainer",
     "resolve_device",
     "save_checkpoint",
     "segmentation_loss",

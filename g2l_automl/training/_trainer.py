@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -200,6 +201,12 @@ class Trainer:
             "seconds": seconds,
             "frames_per_s": frames / seconds if seconds > 0 else float("inf"),
         }
+
+
+def replace_trainer(trainer: Trainer, **changes: Any) -> Trainer:
+    """A copy of ``trainer`` with some settings changed (a Trainer keeps exactly its constructor arguments)."""
+    settings = inspect.signature(Trainer).parameters
+    return Trainer(**{**{k: v for k, v in vars(trainer).items() if k in settings}, **changes})
 
 
 def _rng_state(devices: Sequence[torch.device]) -> tuple[torch.Tensor, list[torch.Tensor]]:
