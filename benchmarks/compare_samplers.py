@@ -4,6 +4,10 @@ with the same objective for the same number of trials over several seeds; every 
 Objectives:
 - ``proxy``: :class:`g2l_automl.objective.ProxyObjective`, a deterministic score of the dilations against a hidden
   target (MS-TCN 2 stages x 10 layers, D_g = {2^0..2^10}: 20 genes of 11 candidates); microseconds a trial.
+- ``proxy2``: :class:`g2l_automl.objective.EpistaticProxyObjective` on the same space, a second landscape of a
+  different shape: an NK landscape (K = 1) along each stage's layers, where each layer's contribution is a random
+  table of its own and the next layer's dilation, so the landscape is rugged and epistatic (good contiguous runs
+  of layers are building blocks) and the candidates' order means nothing; 100 is the optimum.
 - ``train``: candidate training as in G2L's global search, in kind, on the rf-planted preset (whose best receptive
   field is known) with ``studies/synthetic-rf-planted.yaml``: MS-TCN 2 stages x 6 layers x 32 maps,
   D_g = {2^0..2^8}, 12 epochs per candidate, fitness validation F1@10; about 4 s a trial. Compute is counted in
@@ -12,18 +16,23 @@ Objectives:
   re-trained with 3 seeds on the whole train list and scored on the test split (``--final-seeds``), next to
   MS-TCN's 2^i and the planted optimum. ``--jobs 2`` runs two studies at once (one torch thread each).
 
-CMA-ES searches the candidates' indices as integers (``encoding="index"``); the others search categories. Output:
+CMA-ES searches the candidates' indices as integers (``encoding="index"``); the others search categories.
+``--g2l-options '{"selection": "rank"}'`` passes options to G2L; ``--variants rank='{"selection": "rank"}' ...``
+adds G2L rows (``g2l:rank``) with other options, so settings run side by side with the same seeds. Output:
 the median (and min-max) best value at 25/50/100 % of the budget, how many trials each sampler needed to reach
 random search's final best of the same seed, and a plotly figure of best-so-far vs trials with spread bands.
 
     python benchmarks/compare_samplers.py --objective proxy [--trials 150] [--seeds 0 1 2 3 4] [--storage FILE]
+    python benchmarks/compare_samplers.py --objective proxy2 --variants paper='{"selection": "roulette"}'
     python benchmarks/compare_samplers.py --objective train [--epochs 360] [--seeds 0 1 2 3 4] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
+import json
 import math
 import multiprocessing
 import os
@@ -34,13 +43,23 @@ import time
 import numpy as np
 import optuna
 import torch
+from optuna.trial import TrialState
 
 from g2l_automl.config import StudyConfig, load_config
 from g2l_automl.data import PRESETS, generate, planted_dilations
-from g2l_automl.objective import ProxyObjective
-from g2l_automl.reports import best_so_far, comparison_figure
+from g2l_automl.objective import EpistaticProxyObjective, ProxyObjective
+from g2l_automl.pruners import make_pruner
+from g2l_automl.reports import best_so_far, comparison_figure, trial_epochs
 from g2l_automl.samplers import SAMPLERS, make_sampler
-from g2l_automl.search import build_objective, config_trainer, load_test_split, open_storage, train_and_score
+from g2l_automl.search import (
+    build_objective,
+    config_trainer,
+    load_test_split,
+    make_local_search,
+    open_storage,
+    refine_study,
+    train_and_score,
+)
 from g2l_automl.spaces import Dilations, SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import replace_trainer
@@ -48,8 +67,18 @@ from g2l_automl.training import replace_trainer
 PLANTED_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "studies", "synthetic-rf-planted.yaml")
 
 
+#: ``--storage memory``: every study in this process's memory (nothing kept; no journal writes, so proxy runs take
+#: a fraction of a second instead of seconds of file I/O).
+MEMORY = "memory"
+_MEMORY = optuna.storages.InMemoryStorage()
+
+#: The row of G2L's whole pipeline (--pipeline): global search with a pruner, then EGI refinement of the best.
+PIPELINE = "g2l+pipeline"
+PROXIES = {"proxy": ProxyObjective, "proxy2": EpistaticProxyObjective}
+
+
 def _setup(objective: str, tmp: str) -> tuple[SearchSpace, StudyConfig | None]:
-    if objective == "proxy":
+    if objective in PROXIES:
         return SearchSpace(StructureSpec.mstcn(num_stages=2, num_layers=10), [Dilations(k=2, T=10)]), None
     root = generate(os.path.join(tmp, "rf-planted"), "rf-planted", seed=0)
     config = load_config(PLANTED_CONFIG, data_root=str(root))
@@ -57,8 +86,8 @@ def _setup(objective: str, tmp: str) -> tuple[SearchSpace, StudyConfig | None]:
 
 
 def _objective(objective: str, space: SearchSpace, config: StudyConfig | None, encoding: str):  # noqa: ANN202
-    if objective == "proxy":
-        return ProxyObjective(space, seed=0, encoding=encoding)
+    if objective in PROXIES:
+        return PROXIES[objective](space, seed=0, encoding=encoding)
     built = build_objective(config, "cpu")
     built.encoding = check_encoding(encoding)
     return built
@@ -66,7 +95,7 @@ def _objective(objective: str, space: SearchSpace, config: StudyConfig | None, e
 
 def _sampler_options(name: str, population: int) -> dict:
     """Equal footing: the GA population and the model-based samplers' random start have the same size."""
-    if name in ("g2l", "nsga2"):
+    if name in ("g2l", "nsga2") or name.startswith("g2l:"):
         return {"population_size": population}
     if name == "evolution":
         return {
@@ -84,7 +113,8 @@ def run(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         storage_path = args.storage or os.path.join(tmp, "compare.log")
-        open_storage(storage_path, create=True)
+        if storage_path != MEMORY:
+            open_storage(storage_path, create=True)
         space, config = _setup(args.objective, tmp)
         if config is not None:  # the curves' grid: the epochs of one trained candidate
             args.step = config.training["epochs"] * config.objective["repeats"]
@@ -124,12 +154,24 @@ def _one_run(
     if args.jobs > 1:
         torch.set_num_threads(1)
     encoding = "index" if name == "cmaes" else "categorical"
+    if name == PIPELINE and "report" in args.pipeline:  # the value the pruner sees (e.g. val_loss)
+        config = copy.deepcopy(config)
+        config.objective["report"] = args.pipeline["report"]
     objective = _objective(args.objective, space, config, encoding)
+    options = _sampler_options(name.split("+")[0], args.population)
+    if name in ("g2l", PIPELINE):
+        options.update(args.g2l_options)
+    elif name.startswith("g2l:"):
+        options.update({**args.g2l_options, **args.variants[name]})
     study = optuna.create_study(
-        storage=open_storage(storage_path),
+        storage=_MEMORY if storage_path == MEMORY else open_storage(storage_path),
         study_name=f"{args.objective}-{name}-seed{seed}",
         direction="maximize",
-        sampler=make_sampler(name, space, _sampler_options(name, args.population), seed=seed),
+        sampler=make_sampler(name.split(":")[0].split("+")[0], space, options, seed=seed),
+        # no pruning unless the row asks for it (create_study's default would be Optuna's MedianPruner)
+        pruner=make_pruner(args.pipeline.get("pruner", {}), args.population)
+        if name == PIPELINE
+        else optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
     start = time.perf_counter()
@@ -139,20 +181,41 @@ def _one_run(
             study.optimize(objective, n_trials=todo, catch=(Exception,))
         return best_so_far(study, args.trials), time.perf_counter() - start, None
     per_trial = config.training["epochs"] * config.objective["repeats"]
-    spent = _epochs_spent(study, per_trial)[-1]  # a re-run continues the stored study
-    while spent < args.epochs and len(study.trials) < args.max_trials:
-        study.optimize(objective, n_trials=1, catch=(Exception,))
-        spent += 0 if "duplicate_of" in study.get_trials(deepcopy=False)[-1].user_attrs else per_trial
+    pipeline = args.pipeline if name == PIPELINE else {}
+    refine_top = int(pipeline.get("refine_top", 0))
+    # the EGI refinement of the best at the end: its epochs (supernet, then scoring) are kept out of the search
+    reserve = refine_top * (config.refine["epochs"] + per_trial)
+
+    def search_until(budget: int) -> None:
+        spent = _epochs_spent(study, per_trial)[-1]  # a re-run continues the stored study
+        while spent < budget and len(study.trials) < args.max_trials:
+            study.optimize(objective, n_trials=1, catch=(Exception,))
+            spent += _cost(study.get_trials(deepcopy=False)[-1], per_trial)
+
+    search_until(args.epochs - reserve)
+    if refine_top and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        search = make_local_search(config, "cpu")
+        refine_study(study, objective, search, top=refine_top, log=lambda *_: None)
+    search_until(args.epochs)  # what the refinement did not use
     seconds = time.perf_counter() - start
     final = StructureSpec.from_dict(study.best_trial.user_attrs["structure"]) if study.best_trial else None
     return _epoch_curve(study, per_trial, args.epochs, args.step), seconds, final
 
 
+def _cost(trial: optuna.trial.FrozenTrial, per_trial: int) -> int:
+    """A trial's training epochs: the ``epochs`` the objective recorded (pruned trials: those before the prune;
+    a structure scored before: 0; refined trials: the supernet's and the scoring's); else a full candidate's."""
+    epochs = trial_epochs(trial)
+    if epochs is not None:
+        return epochs
+    return 0 if "duplicate_of" in trial.user_attrs or trial.state != TrialState.COMPLETE else per_trial
+
+
 def _epochs_spent(study: optuna.Study, per_trial: int) -> list[int]:
-    """Cumulative training epochs after each trial (a structure scored before costs nothing); [0] when empty."""
+    """Cumulative training epochs after each trial; [0] when empty."""
     spent, out = 0, [0]
-    for t in sorted(study.trials, key=lambda t: t.number):
-        spent += 0 if "duplicate_of" in t.user_attrs else per_trial
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        spent += _cost(t, per_trial)
         out.append(spent)
     return out
 
@@ -210,10 +273,10 @@ def _test_score(data, trainer, one_thread: bool, spec: StructureSpec, seed: int)
 
 
 def _print_table(args: argparse.Namespace, curves: dict[str, list[np.ndarray]], seconds: dict, storage: str) -> None:
-    n = args.trials if args.objective == "proxy" else args.epochs // args.step
+    n = args.trials if args.objective in PROXIES else args.epochs // args.step
     marks = [max(1, math.ceil(n * f)) for f in (0.25, 0.5, 1.0)]
-    unit = "trials" if args.objective == "proxy" else f"x {args.step} epochs"
-    budget = f"{n} trials" if args.objective == "proxy" else f"{args.epochs} epochs"
+    unit = "trials" if args.objective in PROXIES else f"x {args.step} epochs"
+    budget = f"{n} trials" if args.objective in PROXIES else f"{args.epochs} epochs"
     print(
         f"objective {args.objective}, {budget} x {len(args.seeds)} seeds {args.seeds} (marks in {unit}), "
         f"population/startup "
@@ -221,7 +284,8 @@ def _print_table(args: argparse.Namespace, curves: dict[str, list[np.ndarray]], 
         f"optuna {optuna.__version__}; studies in {storage}"
     )
     heads = "".join(f"{f'best @{m}':>22}" for m in marks)
-    print(f"{'sampler':<10}{heads}{f'{unit} to random best':>24}{'seconds':>9}")
+    width = max(10, *(len(name) + 1 for name in curves))
+    print(f"{'sampler':<{width}}{heads}{f'{unit} to random best':>24}{'seconds':>9}")
     random_final = [run[-1] for run in curves.get("random", [])]
     for name, runs in curves.items():
         cells = ""
@@ -239,12 +303,12 @@ def _print_table(args: argparse.Namespace, curves: dict[str, list[np.ndarray]], 
             reach = (
                 f"{np.median(reached):.0f} ({len(reached)}/{len(hits)} runs)" if reached else f"never (0/{len(hits)})"
             )
-        print(f"{name:<10}{cells}{reach:>24}{seconds[name]:>9.1f}")
+        print(f"{name:<{width}}{cells}{reach:>24}{seconds[name]:>9.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--objective", choices=("proxy", "train"), default="proxy")
+    parser.add_argument("--objective", choices=(*PROXIES, "train"), default="proxy")
     parser.add_argument("--trials", type=int, default=150, help="proxy: trials per run (default: 150)")
     parser.add_argument("--epochs", type=int, default=360, help="train: training epochs per run (default: 360)")
     parser.add_argument("--max-trials", type=int, default=200, help="train: trials per run at most (duplicates)")
@@ -255,7 +319,28 @@ def main() -> None:
     parser.add_argument(
         "--population", type=int, default=None, help="GA population / startup trials (default: proxy 10, train 5)"
     )
-    parser.add_argument("--storage", default=None, help="journal file keeping every study (default: temporary)")
+    parser.add_argument(
+        "--g2l-options", type=json.loads, default={}, help="JSON object of G2LGeneticSampler options for g2l"
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=[],
+        metavar="LABEL=JSON",
+        help="extra G2L rows g2l:LABEL with these options on top of --g2l-options",
+    )
+    parser.add_argument(
+        "--storage", default=None, help="journal file keeping every study (default: temporary; 'memory': none)"
+    )
+    parser.add_argument(
+        "--pipeline",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help=f"train: add the row {PIPELINE}, G2L (with --g2l-options) with a pruner, a reported value and EGI "
+        "refinement of the best at the end, e.g. "
+        '\'{"pruner": {"name": "egi"}, "report": "val_loss", "refine_top": 1}\'',
+    )
     parser.add_argument("--figure", default=None, help="write the best-so-far figure (HTML) here")
     parser.add_argument("--quick", action="store_true", help="proxy, 12 trials, 2 seeds (smoke test)")
     args = parser.parse_args()
@@ -263,7 +348,22 @@ def main() -> None:
         args.objective, args.trials, args.seeds, args.population = "proxy", 12, [0, 1], 4
     args.step = 1
     if args.population is None:
-        args.population = 10 if args.objective == "proxy" else 5
+        args.population = 10 if args.objective in PROXIES else 5
+    if not isinstance(args.g2l_options, dict):
+        parser.error("--g2l-options: expected a JSON object")
+    variants = {}
+    for item in args.variants:
+        label, sep, options = item.partition("=")
+        if not sep or not isinstance(json.loads(options), dict):
+            parser.error(f"--variants: expected LABEL=JSON object, got {item!r}")
+        variants[f"g2l:{label}"] = json.loads(options)
+    args.variants = variants
+    args.samplers = list(args.samplers) + list(variants)
+    if args.pipeline is not None:
+        if not isinstance(args.pipeline, dict) or set(args.pipeline) - {"pruner", "report", "refine_top"}:
+            parser.error("--pipeline: expected a JSON object with keys pruner, report, refine_top")
+        args.samplers.append(PIPELINE)
+    args.pipeline = args.pipeline or {}
     run(args)
 
 

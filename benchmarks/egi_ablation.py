@@ -57,7 +57,12 @@ def run_seed(
     objective = SegmentationObjective(data, space, trainer=trainer, val_fraction=0.25, split_seed=seed)
     train_part, _ = objective.videos()
     train_all, test = data.load(data.split("train")), data.load(data.split("test"))
-    study = optuna.create_study(direction="maximize", sampler=G2LGeneticSampler(space, population_size=4, seed=seed))
+    # no pruning (create_study's default is Optuna's MedianPruner, which our objectives' reports reach)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=G2LGeneticSampler(space, population_size=4, seed=seed),
+        pruner=optuna.pruners.NopPruner(),
+    )
     study.optimize(objective, n_trials=args.global_trials)
     starts = {
         "random": space.to_structure(space.sample(np.random.RandomState(seed))),

@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> None:
                     anneal_rounds=max(1, args.trials // 2),
                     seed=seed,
                 )
-                study = optuna.create_study(direction="maximize", sampler=sampler)
+                # no pruner: this objective reports nothing, but create_study's default would be MedianPruner
+                study = optuna.create_study(direction="maximize", sampler=sampler, pruner=optuna.pruners.NopPruner())
                 for _ in range(budget if name.startswith("mstcn") else int(args.seed_baseline)):
                     study.enqueue_trial(space.to_params(base))
                 began = time.perf_counter()

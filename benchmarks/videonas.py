@@ -52,7 +52,8 @@ def _optuna(config, space, train, val, sampler, trials: int, epochs: int, seed: 
         dropout=config.training["dropout"],
         model_seed=seed,
     )
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    # no pruning (create_study's default is Optuna's MedianPruner, which our objectives' reports reach)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=optuna.pruners.NopPruner())
     study.optimize(objective, n_trials=trials)
     return VideoNASArch.from_dict(study.best_trial.user_attrs["arch"])
 

@@ -71,6 +71,37 @@ def postgres_url():
 
 
 @pytest.fixture
+def restartable_postgres():
+    """A PostgreSQL cluster of this test's own (never the shared one: it is stopped and started mid-test), as
+    ``(url, restart)``; ``restart(seconds)`` stops the server (fast: sessions cut), waits and starts it again.
+    Skipped when no server can be started here."""
+    import os
+    import socket
+    import subprocess
+    import tempfile
+
+    script = Path(__file__).resolve().parents[1] / ".ci" / "postgres.sh"
+    base = tempfile.mkdtemp(prefix="g2l-pg-restart-", dir="/tmp")
+    os.chmod(base, 0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = subprocess.run([str(script), "start", f"{base}/pg", str(port)], capture_output=True, text=True)
+    if started.returncode != 0:
+        subprocess.run(["rm", "-rf", base], check=False)
+        pytest.skip(f"no PostgreSQL server: {started.stderr.strip()[-200:]}")
+
+    def restart(seconds: float = 1.0) -> None:
+        subprocess.run([str(script), "restart", f"{base}/pg", str(port), str(seconds)], check=True)
+
+    try:
+        yield started.stdout.strip(), restart
+    finally:
+        subprocess.run([str(script), "stop", f"{base}/pg"], check=False)
+        subprocess.run(["rm", "-rf", base], check=False)
+
+
+@pytest.fixture
 def one_torch_thread():
     """Run a test on one torch thread: tiny networks are overhead-bound, and on a shared 2-core machine a second
     thread mostly adds contention (40x slower measured). The previous thread count is restored."""

@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -32,7 +34,7 @@ def test_egi_layer_quick_prints_both_ratios():
 
 def test_pruning_quick_compares_both_arms():
     out = _quick("pruning.py")
-    assert "epochs (no pruner)" in out and "mean epoch ratio" in out
+    assert "trials egi (pruned)" in out and "(a) test F1@10" in out and "(b) epochs to the unpruned" in out
 
 
 def test_egi_ablation_quick_prints_all_tables():
@@ -88,11 +90,24 @@ def test_planted_signal_small_prints_the_table_and_the_target():
     assert "F1@10: range of means" in out and "target <= 0.33" in out and "ranking by mean F1@10" in out
 
 
-def test_compare_samplers_train_counts_epochs_and_rescores_on_test():
+def test_compare_samplers_train_counts_epochs_and_rescores_on_test(tmp_path):
+    journal = tmp_path / "j.log"
+    pipeline = '{"pruner": {"name": "egi"}, "report": "val_loss", "refine_top": 1}'
     out = _run(
-        "compare_samplers.py", "--objective", "train", "--epochs", "12", "--seeds", "0", "--samplers", "random",
-        "--final-seeds", "1",
+        "compare_samplers.py", "--objective", "train", "--epochs", "36", "--seeds", "0", "--samplers", "random",
+        "--final-seeds", "1", "--pipeline", pipeline, "--storage", str(journal),
     )  # fmt: skip
-    assert "12 epochs x 1 seeds" in out and "x 12 epochs to random best" in out
-    for row in ("MS-TCN 2^i", "planted optimum", "random final structures"):
+    assert "36 epochs x 1 seeds" in out and "x 12 epochs to random best" in out
+    for row in ("MS-TCN 2^i", "planted optimum", "random final structures", "g2l+pipeline final structures"):
         assert row in out
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    plain = optuna.load_study(study_name="train-random-seed0", storage=storage)
+    assert [t.user_attrs["epochs"] for t in plain.trials] == [12, 12, 12]  # no pruner: every candidate trains 12
+    piped = optuna.load_study(study_name="train-g2l+pipeline-seed0", storage=storage).trials
+    # the search until 36 - (12 refine + 12 scoring) epochs, then the best refined by EGI (supernet epochs + 12),
+    # then candidates again until the 36 epochs are spent
+    assert piped[0].user_attrs["epochs"] == 12 and "refined_from" not in piped[0].user_attrs
+    refined = [t for t in piped if "refined_from" in t.user_attrs]
+    assert len(refined) == 1 and refined[0].user_attrs["refined_from"] == 0
+    assert refined[0].user_attrs["epochs"] == refined[0].user_attrs["search_epochs"] + 12
+    assert sum(t.user_attrs["epochs"] for t in piped) >= 36

@@ -104,6 +104,39 @@ def test_fused_gradcheck_small(backend):
     )
 
 
+def test_fused_function_gradcheck_with_unnormalised_coefficients(backend):
+    """The bias term is ``bias * sum(alpha)``: with coefficients that do not sum to 1 its share of the
+    coefficients' gradient (``bias . sum grad_out``) is visible to gradcheck."""
+    from g2l_automl.egi._layers import _FusedMultiDilated
+
+    torch.manual_seed(5)
+    x = torch.randn(2, 3, 11, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 3 * 3, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    alpha = torch.tensor([0.7, -0.2, 1.3], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b, a: _FusedMultiDilated.apply(x, w, b, a, None, (1, 2, 4)),
+        (x, weight, bias, alpha),
+        eps=1e-6,
+        atol=1e-7,
+    )
+
+
+@pytest.mark.parametrize("frozen", ["input", "importance"])
+def test_fused_gradients_when_one_input_needs_none(frozen, backend):
+    """The adjoint pass computes only what is asked for (input gradient only, or coefficient gradient only)."""
+    fused, naive = _pair(3, (1, 3, 6), "abs")
+    x = torch.randn(2, 3, 25, dtype=torch.float64, requires_grad=frozen != "input")
+    grad_out = torch.randn(2, 4, 25, dtype=torch.float64)
+    wanted = {"input": [fused.importance], "importance": [x]}[frozen]
+    naive_wanted = {"input": [naive.importance], "importance": [x]}[frozen]
+    fused.importance.requires_grad_(frozen != "importance")
+    naive.importance.requires_grad_(frozen != "importance")
+    (got,) = torch.autograd.grad(fused(x), wanted, grad_out)
+    (want,) = torch.autograd.grad(naive(x), naive_wanted, grad_out)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_the_compiled_kernel_builds_and_matches_the_python_form(monkeypatch):
     from g2l_automl.egi._kernel import load_kernel
 

@@ -82,7 +82,7 @@ def test_parent_pairs_follow_eq3_statistically(direction):
     genomes = [[k] * 6 for k in range(4)]  # parent k's genes are all k: a child shows which parents it came from
     study = _study_with(values, genomes, direction)
     parents = sort_best_first(study, study.trials)
-    sampler = G2LGeneticSampler(population_size=4, mutation_prob=0.0, seed=0)
+    sampler = G2LGeneticSampler(population_size=4, mutation_prob=0.0, seed=0, selection="roulette")
     genome = Genome({f"g{k}": CategoricalDistribution(tuple(range(10))) for k in range(6)})
     p_of = dict(zip((t.number for t in parents), selection_probabilities(study, parents), strict=False))
     p = np.array([p_of[k] for k in range(4)])

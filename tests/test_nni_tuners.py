@@ -129,7 +129,7 @@ def test_results_pair_by_the_echoed_id_not_nni_parameter_id(tmp_path):
 
 def test_assessor_stops_and_tells_the_tuner_which_job_ended(tmp_path):
     tuner = _tuner(tmp_path, population_size=2, seed=0)
-    assessor = EGIAssessor(population_size=1, checkpoints=[2], state_dir=str(tmp_path / "state"))
+    assessor = EGIAssessor(population_size=1, checkpoints=[2], rule="top-m", state_dir=str(tmp_path / "state"))
     nni = _Nni(tuner)
     nni.request(2)
     a, b = nni.sent[0][ID_KEY], nni.sent[1][ID_KEY]
@@ -147,13 +147,13 @@ def test_assessor_stops_and_tells_the_tuner_which_job_ended(tmp_path):
     assert tuner.study.trials[a].state == TrialState.RUNNING
     assert (tmp_path / "state" / "g2l_assessor.json").is_file()
     # a restarted assessor keeps the values it had seen
-    again = EGIAssessor(population_size=1, checkpoints=[2], state_dir=str(tmp_path / "state"))
+    again = EGIAssessor(population_size=1, checkpoints=[2], rule="top-m", state_dir=str(tmp_path / "state"))
     assert again.assess_trial("jobC", [{"default": 1.0}, {"default": 30.0}]) == AssessResult.Bad
     assert again.assess_trial("jobD", ["garbage"]) == AssessResult.Good  # never raises
 
 
 def test_assessor_minimize_and_validation():
-    a = EGIAssessor(population_size=1, optimize_mode="minimize")
+    a = EGIAssessor(population_size=1, optimize_mode="minimize", rule="top-m")
     assert a.assess_trial("x", [1.0]) == AssessResult.Good
     assert a.assess_trial("y", [5.0]) == AssessResult.Bad
     assert a.assess_trial("z", [0.5]) == AssessResult.Good

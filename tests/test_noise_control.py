@@ -220,3 +220,23 @@ def test_config_noise_control_options_reach_the_objective(tmp_path, tiny_data):
         (tmp_path / "b.yaml").write_text(text.replace("repeats: 2, rotate_val: true", bad))
         with pytest.raises(Exception, match=field):
             load_config(tmp_path / "b.yaml")
+
+
+def test_trials_record_the_training_epochs_they_spent(tiny_data, space):
+    """Compute is counted in epochs: every repeat, the epochs before a prune, 0 for a structure scored before."""
+    objective = _objective(tiny_data, space, repeats=2)
+    objective.trainer = Trainer(epochs=3, batch_size=2, progress=False, device="cpu")
+    a, b = space.base, space.base.with_layer(0, 0, dilation=4)
+
+    class PruneTrialOneAtTwo(optuna.pruners.BasePruner):  # trial 1 is pruned after its second epoch
+        def prune(self, study, trial):  # noqa: ANN001, ANN201
+            return trial.number == 1 and trial.last_step == 2
+
+    study = optuna.create_study(direction="maximize", pruner=PruneTrialOneAtTwo())
+    for structure in (a, b, a):
+        study.enqueue_trial(space.to_params(structure))
+    study.optimize(objective, n_trials=3)
+    full, pruned, again = study.trials
+    assert full.state == TrialState.COMPLETE and full.user_attrs["epochs"] == 3 * 2
+    assert pruned.state == TrialState.PRUNED and pruned.user_attrs["epochs"] == 2 * 2
+    assert again.user_attrs["duplicate_of"] == 0 and again.user_attrs["epochs"] == 0

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveSamplerTestCase, RelativeSamplerTestCase
 
-from g2l_automl.samplers import EvolutionSampler, G2LGeneticSampler
+from g2l_automl.samplers import SELECTION_MODES, EvolutionSampler, G2LGeneticSampler
 
 FACTORIES = {
-    "g2l": lambda: G2LGeneticSampler(population_size=4, seed=0),
+    **{
+        f"g2l-{mode}": (lambda mode=mode: G2LGeneticSampler(population_size=4, seed=0, selection=mode))
+        for mode in SELECTION_MODES
+    },
     "evolution": lambda: EvolutionSampler(population_size=4, sample_size=2, max_mutations=2, seed=0),
 }
 

@@ -113,6 +113,7 @@ def _check_refined(trial, method: str, source) -> None:  # noqa: ANN001
     spec = StructureSpec.from_dict(attrs["structure"])
     assert spec.dilations() == trajectory[-1]["dilations"]
     assert attrs["metrics"]["F1@10"] == pytest.approx(trial.value)
+    assert attrs["epochs"] == attrs["search_epochs"] + 3  # the supernet's epochs, then 3 to score the result
     assert attrs["params"] > 0
     assert attrs["search_epochs"] == trajectory[-1]["epoch"]
     assert attrs["converged"] == (trajectory[-1]["dilations"] == trajectory[-2]["dilations"])
@@ -277,3 +278,5 @@ def test_search_with_in_trial_refinement(tiny_data, tmp_path):
         assert attrs["trajectory"][-1]["dilations"] == refined.dilations()
         assert [s["epoch"] for s in attrs["trajectory"]] == list(range(len(attrs["trajectory"])))
         assert attrs["metrics"]["F1@10"] == pytest.approx(trial.value)
+        # 1 epoch to score the start, the supernet's epochs (2, or 1 when converged at once), 1 to score the result
+        assert attrs["epochs"] in (1 + 2 + 1, 1 + 1 + 1)

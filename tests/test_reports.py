@@ -218,3 +218,47 @@ def test_comparison_and_overhead_benchmarks_run_tiny(script, tmp_path):
         assert len(names) == 7 * 2  # one study per sampler and seed
     else:
         assert "cheaper than TPE" in result.stdout
+
+
+def _epoch_study(name: str, rows: list[tuple[TrialState, float | None, int | None]]) -> optuna.Study:
+    study = optuna.create_study(study_name=name, direction="maximize")
+    for state, value, epochs in rows:
+        attrs = {} if epochs is None else {"epochs": epochs}
+        study.add_trial(create_trial(state=state, value=value, user_attrs=attrs, intermediate_values={1: 0.0}))
+    return study
+
+
+def test_best_so_far_by_epochs_counts_pruned_and_reused_trials():
+    study = _epoch_study(
+        "a",
+        [
+            (TrialState.COMPLETE, 50.0, 12),
+            (TrialState.PRUNED, None, 3),  # cost 3 epochs, no value
+            (TrialState.COMPLETE, 70.0, 12),
+            (TrialState.COMPLETE, 70.0, 0),  # a structure scored before: free
+            (TrialState.COMPLETE, 60.0, 12),
+        ],
+    )
+    from g2l_automl.reports import best_so_far_by_epochs, study_epochs, trial_epochs
+
+    assert study_epochs(study) == 39
+    assert [trial_epochs(t) for t in study.trials] == [12, 3, 12, 0, 12]
+    curve = best_so_far_by_epochs(study, [5, 12, 14, 26, 27, 39, 50])
+    np.testing.assert_array_equal(curve, [np.nan, 50.0, 50.0, 50.0, 70.0, 70.0, 70.0])
+    old = _epoch_study("b", [(TrialState.COMPLETE, 50.0, None)])  # recorded nothing
+    assert best_so_far_by_epochs(old, [1]) is None and study_epochs(old) is None
+
+
+def test_report_compares_studies_against_training_epochs_when_they_record_them():
+    cheap = _epoch_study("pruned", [(TrialState.PRUNED, None, 2)] * 5 + [(TrialState.COMPLETE, 80.0, 12)])
+    dear = _epoch_study("full", [(TrialState.COMPLETE, 60.0, 12), (TrialState.COMPLETE, 75.0, 12)])
+    fig = report_figures([cheap, dear])["comparison"]
+    assert fig.layout.xaxis.title.text == "training epochs"
+    medians = {t.name.split(" ")[0]: (np.asarray(t.x), np.asarray(t.y)) for t in fig.data if t.mode == "lines"}
+    x, y = medians["pruned"]
+    assert x[-1] == 24 and y[x == 22][0] == 80.0 and np.isnan(y[x == 21][0])
+    x, y = medians["full"]
+    assert y[x == 12][0] == 60.0 and y[x == 24][0] == 75.0
+    # a study without recorded epochs: the comparison falls back to trials
+    fig = report_figures([cheap, _epoch_study("old", [(TrialState.COMPLETE, 50.0, None)])])["comparison"]
+    assert fig.layout.xaxis.title.text == "trials"

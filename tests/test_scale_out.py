@@ -47,7 +47,9 @@ def _proxy_config(tmp_path: Path) -> Path:
 
 def _create(storage: str, name: str) -> None:
     optuna.create_study(
-        storage=open_storage(storage) if "://" in storage else _journal(storage), study_name=name, direction="maximize"
+        storage=open_storage(storage, create=True) if "://" in storage else _journal(storage),
+        study_name=name,
+        direction="maximize",
     )
 
 
@@ -328,3 +330,130 @@ def test_diverging_training_fails_its_trial_and_the_worker_goes_on(tmp_path, tin
     trials = optuna.load_study(study_name="s", storage=storage).trials
     assert len(trials) == 3
     assert any(t.state == TrialState.FAIL and "loss" in t.user_attrs.get("error", "").lower() for t in trials)
+
+
+def _lost(study: optuna.Study) -> int:
+    """Parameters of FAIL trials that never completed afterwards + trials left RUNNING or WAITING."""
+    trials = study.get_trials()
+    done = {tuple(sorted(t.params.items())) for t in trials if t.state == TrialState.COMPLETE}
+    failed = [t for t in trials if t.state == TrialState.FAIL and tuple(sorted(t.params.items())) not in done]
+    return len(failed) + sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+
+
+def test_workers_survive_kills_and_a_database_restart(restartable_postgres, tmp_path, tiny_data):
+    """Smaller than benchmarks/scale_out.py --faults: 4 workers, 1 SIGKILLed mid-trial (and replaced), the server
+    stopped and started mid-search. No trial is lost or duplicated, every COMPLETE trial is in one generation."""
+    url, restart = restartable_postgres
+    name = "faults"
+    _create(url, name)
+    config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
+    config["data"]["root"] = str(tiny_data)
+    config["training"]["epochs"] = 2
+    config["samplers"]["g2l"]["population_size"] = 3
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    beat = ["--heartbeat-interval", "1", "--grace-period", "6", "--device", "cpu"]
+
+    def start(seed: int) -> subprocess.Popen:
+        argv = [G2L, "search", "--storage", url, "--study-name", name, "--config", str(path), "--n-trials", "4"]
+        return subprocess.Popen([*argv, "--seed", str(seed), *beat], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    procs = [start(k) for k in range(4)]
+    try:
+        _wait_running(name, url)
+        time.sleep(1.0)
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(timeout=30)
+        procs.append(start(100))
+        _wait_running(name, url)
+        restart(1.0)  # every worker is cut off mid-trial or mid-query; the storage reconnects
+        errors = [p.communicate(timeout=600)[1].decode() for p in procs[1:]]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs[1:]] == [0] * 4, errors
+    assert any("retrying" in e for e in errors)  # the restart was seen, and survived
+    # the killed worker's trial is failed and re-queued by the next worker that starts a trial after the grace period
+    time.sleep(6)
+    _workers(url, name, path, "g2l", n=2, count=1, extra=("--seed", "7", *beat))
+    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    trials = study.get_trials()
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    assert _lost(study) == 0, [(t.number, t.state.name, t.system_attrs.get("failed_trial")) for t in trials]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) >= 4 * 4
+    assert all(isinstance(t.system_attrs[GEN], int) for t in complete)
+
+
+def _tiny_search(tmp_path: Path, data: Path, n: int, out: Path | None = None) -> tuple[int, str]:
+    config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
+    config["training"]["epochs"] = 1
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    storage = str(tmp_path / "j.log")
+    _create(storage, "s")
+    argv = ["search", "--storage", storage, "--study-name", "s", "--config", str(path), "--data", str(data)]
+    argv += ["--n-trials", str(n), "--device", "cpu", *(["--out", str(out)] if out else [])]
+    return main(argv), storage
+
+
+def test_a_full_disk_fails_its_trial_alone(tmp_path, tiny_data, monkeypatch, one_torch_thread):
+    """A write inside trial 1 fails with ENOSPC: that trial FAILs with the error recorded, the others complete."""
+    import errno
+
+    from g2l_automl.training import Trainer
+
+    fit, calls = Trainer.epochs_of, []
+
+    def full_disk_once(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "ckpt"))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "epochs_of", full_disk_once)
+    code, storage = _tiny_search(tmp_path, tiny_data, 4)
+    assert code == 0
+    trials = optuna.load_study(study_name="s", storage=_journal(storage)).trials
+    assert [t.state for t in trials].count(TrialState.FAIL) == 1
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
+    assert "No space left" in trials[1].system_attrs.get("fail_reason", "") + trials[1].user_attrs.get("error", "")
+
+
+def test_out_removed_or_full_mid_search_does_not_stop_the_worker(tmp_path, tiny_data, monkeypatch, capsys):
+    """--out holds the best so far during a search: removed mid-search it is made again; when it cannot be written
+    (ENOSPC) every trial still completes and the worker ends with one line saying so."""
+    import errno
+    import shutil
+
+    from g2l_automl.cli import _search
+    from g2l_automl.training import Trainer
+
+    out = tmp_path / "out"
+    fit, calls = Trainer.epochs_of, []
+
+    def remove_out(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            assert (out / "best_structure.json").exists()  # trial 0 was saved as the best so far
+            shutil.rmtree(out)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "epochs_of", remove_out)
+    code, storage = _tiny_search(tmp_path, tiny_data, 3, out)
+    assert code == 0 and (out / "best_structure.json").exists()
+
+    def no_space(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "best_structure.json"))
+
+    monkeypatch.setattr(_search, "save_structure", no_space)
+    capsys.readouterr()
+    assert main(
+        ["search", "--storage", storage, "--study-name", "s", "--config", str(tmp_path / "c.yaml"), "--data",
+         str(tiny_data), "--n-trials", "2", "--device", "cpu", "--out", str(out)]
+    ) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "--out" in err
+    trials = optuna.load_study(study_name="s", storage=_journal(storage)).trials
+    assert len(trials) == 5 and all(t.state == TrialState.COMPLETE for t in trials)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 
-from g2l_automl._files import write_json_atomic
+from g2l_automl._files import check_out_file, write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config import load_config
 from g2l_automl.errors import G2LError
@@ -85,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise G2LError("--storage and --study-name go together: give both, or neither")
     if not args.structure and not args.study_name:
         raise G2LError("no structure to compare: give --structure FILE and/or --storage URL --study-name NAME")
-    out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir():
-        raise G2LError(f"--out: {out} is a folder; give the path of the JSON file to write")
+    out = check_out_file(args.out) if args.out else None
     config = load_config(args.config, data_root=args.data)
     arms = _file_arms(args.structure or [], config)
     study = None

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import optuna
 
-from g2l_automl._files import write_json_atomic
+from g2l_automl._files import check_out_file, write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config import load_config
 from g2l_automl.errors import G2LError
@@ -40,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise G2LError(f"--top: must be an integer >= 1, got {args.top}")
     if args.epochs is not None and args.epochs < 1:
         raise G2LError(f"--epochs: must be an integer >= 1, got {args.epochs}")
-    out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir():
-        raise G2LError(f"--out: {out} is a folder; give the path of the JSON file to write")
+    out = check_out_file(args.out) if args.out else None
     config = load_config(args.config, data_root=args.data)
     resolve_device(args.device)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from g2l_automl._files import write_json_atomic
+from g2l_automl._files import check_out_file, write_json_atomic
 from g2l_automl.cli._common import add_data_arguments, add_device_argument, open_dataset
 from g2l_automl.errors import CheckpointError
 from g2l_automl.metrics import format_table
@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_out_file(args.out)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
     ds = open_dataset(args, meta.get("sample_rate", 1), tuple(meta.get("bg_classes", ("background",))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from g2l_automl.cli import (
     _compare,
@@ -22,6 +23,7 @@ from g2l_automl.cli import (
 )
 from g2l_automl.errors import G2LError
 from g2l_automl.search import hide_password
+from g2l_automl.training import torch_threads
 
 _COMMANDS = {
     "make-synthetic": _make_synthetic,
@@ -53,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command].run(args) or 0
+        # --threads (every training command): torch's threads for the command, restored after (main runs in-process
+        # in tests and notebooks); a search re-divides them among the workers on its host at each trial
+        with torch_threads(getattr(args, "threads", None)) if hasattr(args, "threads") else nullcontext():
+            return _COMMANDS[args.command].run(args) or 0
     except G2LError as exc:
         message = str(exc)
         for arg in argv:  # a storage password never reaches the terminal, whichever message carries the URL

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from g2l_automl._files import write_json_atomic
+from g2l_automl._files import check_out_dir, write_json_atomic
 from g2l_automl.cli._common import add_device_argument
 from g2l_automl.config._yaml import check_fraction, check_int, check_sections, merge_section, read_sections
 from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits
@@ -235,6 +235,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_dir(args.out)  # before the search, not after it
     config = load_nastc_config(args.config, args.data)
     genotype = load_genotype(args.genotype) if args.genotype else None
     out = Path(args.out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from g2l_automl._files import write_json_atomic
+from g2l_automl._files import check_out_file, write_json_atomic
 from g2l_automl.config import load_config
 
 
@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_out_file(args.out)
     space = load_config(args.config).space.to_nni()
     if args.out:
         write_json_atomic(args.out, space)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import optuna
 
-from g2l_automl._files import write_json_atomic
-from g2l_automl.cli._common import add_device_argument
+from g2l_automl._files import check_out_dir, write_json_atomic
+from g2l_automl.cli._common import add_device_argument, check_option
 from g2l_automl.config import load_config
 from g2l_automl.egi import METHODS, NORMALIZATIONS, ROUNDINGS
 from g2l_automl.errors import G2LError
@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         raise G2LError("--study-name needs --storage")
     if args.structure and not args.out:
         raise G2LError("--structure needs --out (where the refined structure goes)")
+    check_option("--top", args.top, 1)
+    for option in ("--epochs", "--interval", "--candidates"):
+        check_option(option, getattr(args, option[2:]), 1)
+    if args.out:
+        check_out_dir(args.out)  # before any training
     config = load_config(args.config, data_root=args.data)
     search = make_local_search(
         config,

@@ -7,6 +7,8 @@ import os
 
 import optuna
 
+from g2l_automl._files import check_out_file
+from g2l_automl.cli._common import check_option
 from g2l_automl.reports import SECTIONS, write_report
 from g2l_automl.search import load_study
 
@@ -31,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_option("--top", args.top, 1)
+    check_out_file(args.out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     studies = [load_study(args.storage, name) for name in args.study_name]
     figures = write_report(studies, args.out, top_k=args.top, dashboard=not args.no_dashboard)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import optuna
 
-from g2l_automl.cli._common import add_device_argument
+from g2l_automl._files import check_out_dir
+from g2l_automl.cli._common import add_device_argument, check_option, check_seconds
 from g2l_automl.config import load_config
+from g2l_automl.errors import G2LError
 from g2l_automl.pruners import PRUNERS
 from g2l_automl.samplers import SAMPLERS
 from g2l_automl.search import best_summary, run_search
@@ -59,6 +61,14 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_option("--n-trials", args.n_trials, 1)
+    check_seconds("--timeout", args.timeout)
+    check_option("--max-retry", args.max_retry, 0)
+    check_option("--heartbeat-interval", args.heartbeat_interval, 0)
+    check_option("--grace-period", args.grace_period, 1)
+    check_option("--seed", args.seed, 0)
+    if args.out:
+        check_out_dir(args.out)  # before any trial: a bad --out must not end the run after the work
     config = load_config(args.config, data_root=args.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     signal.signal(signal.SIGTERM, _terminate)
@@ -77,14 +87,35 @@ def run(args: argparse.Namespace) -> int:
         heartbeat_interval=args.heartbeat_interval if rdb else None,
         grace_period=args.grace_period,
         max_retry=args.max_retry,
+        threads=args.threads,
+        callbacks=[_best_so_far(Path(args.out), args.study_name)] if args.out else [],
     )
     print("\n" + best_summary(study))
     if args.out:
-        _save_best(study, Path(args.out), args.study_name)
+        try:
+            _save_best(study, Path(args.out), args.study_name)
+        except OSError as exc:
+            raise G2LError(
+                f"--out: {args.out}: cannot write ({exc.strerror or exc}); the trials are stored in the study, "
+                f"save them again with refine or report"
+            ) from None
     return 0
 
 
-def _save_best(study: optuna.Study, out: Path, study_name: str) -> None:
+def _best_so_far(out: Path, study_name: str):  # noqa: ANN202
+    """A search callback: a new best trial (one objective) is saved to ``out`` at once, so a long search leaves
+    its best so far; a failed write (full disk, ``out`` removed and not creatable) is reported and the search
+    goes on."""
+
+    def save(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == optuna.trial.TrialState.COMPLETE and len(study.directions) == 1:
+            if study.best_trial.number == trial.number:
+                _save_best(study, out, study_name, quiet=True)
+
+    return save
+
+
+def _save_best(study: optuna.Study, out: Path, study_name: str, quiet: bool = False) -> None:
     """best_structure.json + best_g2l_config.json (one pair per Pareto-optimal trial for several objectives)."""
     if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         return
@@ -96,4 +127,5 @@ def _save_best(study: optuna.Study, out: Path, study_name: str) -> None:
         suffix = "" if single else f"_trial{trial.number}"
         save_structure(spec, out / f"best_structure{suffix}.json")
         save_structure(spec, out / f"best_g2l_config{suffix}.json", format="g2l", settings={"study": study_name})
-        print(f"saved {out / f'best_structure{suffix}.json'} and {out / f'best_g2l_config{suffix}.json'}")
+        if not quiet:
+            print(f"saved {out / f'best_structure{suffix}.json'} and {out / f'best_g2l_config{suffix}.json'}")

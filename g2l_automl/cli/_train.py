@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from g2l_automl._files import write_json_atomic
+from g2l_automl._files import check_out_dir, write_json_atomic
 from g2l_automl.cli._common import add_data_arguments, add_device_argument, open_dataset
 from g2l_automl.metrics import format_table
 from g2l_automl.models import build_model
@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_dir(args.out)  # before training, not after it
     spec = load_structure(args.structure) if args.structure else StructureSpec.default(args.default)
     ds = open_dataset(args)
     train_names, val_names = ds.train_val_split(args.split, args.val_fraction, args.seed)

@@ -5,6 +5,7 @@ baseline) or by Optuna trials against a study made with ``optuna create-study``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 
-from g2l_automl._files import write_json_atomic
-from g2l_automl.cli._common import add_device_argument
+from g2l_automl._files import check_out_dir, write_json_atomic
+from g2l_automl.cli._common import add_device_argument, check_option
 from g2l_automl.config._yaml import check_fraction, check_int, merge_section, read_sections
 from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits, concat_sets
 from g2l_automl.errors import ConfigError, G2LError
@@ -107,7 +107,7 @@ class VideoNASConfig:
 
 
 def _number(path: str, field: str, value: Any, minimum: float, strict: bool = True) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float))
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)  # not .nan
     if not ok or (value <= minimum if strict else value < minimum):
         raise ConfigError(f"{path}: {field}: must be a number {'>' if strict else '>='} {minimum}, got {value!r}")
 
@@ -219,9 +219,6 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         "--retrain",
         action="store_true",
         help="optuna: retrain the best trial(s) on train+val and score them on the test split",
-    )
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 suits these small networks)"
     )
     add_device_argument(p)
 
@@ -350,16 +347,10 @@ def _run_optuna(args: argparse.Namespace, config: VideoNASConfig) -> dict[str, A
 
 
 def run(args: argparse.Namespace) -> int:
+    check_option("--n-trials", args.n_trials, 1)
+    check_out_dir(args.out)  # before the search, not after it
     config = load_videonas_config(args.config, data_root=args.data)
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        if args.threads < 1:
-            raise G2LError(f"--threads: must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    try:
-        results = _run_differentiable(args, config) if args.method == "differentiable" else _run_optuna(args, config)
-    finally:
-        torch.set_num_threads(threads)
+    results = _run_differentiable(args, config) if args.method == "differentiable" else _run_optuna(args, config)
     results.update(config=config.path, space=config.space.to_dict())
     out = Path(args.out)
     write_json_atomic(out / "results.json", results)

@@ -53,7 +53,17 @@ _REFINE = {
     "stop_when_converged": True,
     "top": 5,
 }
-_PRUNER = {"name": "none", "population_size": None, "checkpoints": None, "n_startup_trials": 5, "n_warmup_steps": 0}
+_PRUNER = {
+    "name": "none",
+    "population_size": None,
+    "checkpoints": None,
+    "rule": None,
+    "reduction_factor": None,
+    "min_resource": None,
+    "min_trials": None,
+    "n_startup_trials": 5,
+    "n_warmup_steps": 0,
+}
 
 
 @dataclass
@@ -108,6 +118,8 @@ def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> S
         data["root"] = data_root
     if not data["root"]:
         raise ConfigError(f"{path}: data.root: missing (give it in the config or with --data)")
+    if not isinstance(data["root"], (str, os.PathLike)):
+        raise ConfigError(f"{path}: data.root: expected the path of the dataset folder, got {data['root']!r}")
     structure = _structure(path, raw.get("structure", {"default": "mstcn"}), Path(path).parent)
     if "space" not in raw:
         raise ConfigError(f"{path}: space: missing; e.g. 'space: {{dilations: {{k: 2, T: 10}}}}'")
@@ -139,6 +151,7 @@ def _check_values(config: StudyConfig) -> None:
     """Build what the config describes once (trainer, samplers), so bad values fail here, naming the field."""
     from g2l_automl.metrics import METRIC_NAMES
     from g2l_automl.objective import EXTRA_METRICS
+    from g2l_automl.objective._segmentation import REPORT_METRICS
     from g2l_automl.samplers import SAMPLERS, make_sampler
     from g2l_automl.training import Trainer
 
@@ -160,8 +173,8 @@ def _check_values(config: StudyConfig) -> None:
     known = METRIC_NAMES + EXTRA_METRICS
     if not isinstance(metrics, list) or not metrics or any(m not in known for m in metrics):
         raise ConfigError(f"{path}: objective.metric: {o['metric']!r}; choose from {', '.join(known)} (or a list)")
-    if o["report"] not in METRIC_NAMES:
-        raise ConfigError(f"{path}: objective.report: {o['report']!r}; choose from {', '.join(METRIC_NAMES)}")
+    if o["report"] not in REPORT_METRICS:
+        raise ConfigError(f"{path}: objective.report: {o['report']!r}; choose from {', '.join(REPORT_METRICS)}")
     if s["sampler"] not in SAMPLERS:
         raise ConfigError(f"{path}: search.sampler: unknown {s['sampler']!r}; choose from {', '.join(SAMPLERS)}")
     if isinstance(s["n_trials"], bool) or not isinstance(s["n_trials"], int) or s["n_trials"] < 1:

@@ -19,7 +19,11 @@ def read_sections(path: str, known: Collection[str]) -> Mapping[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a folder given as the file, no permission, ...
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return check_sections(path, raw, known)
 
 

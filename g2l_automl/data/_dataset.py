@@ -52,6 +52,8 @@ def _read_lines(path: Path) -> list[str]:
         raise DataError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not a text file ({exc})") from None
+    except OSError as exc:  # a folder where the file should be, no permission, ...
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     lines = [line.strip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
@@ -181,15 +183,19 @@ class ActionSegmentationDataset:
             raise DataError(f"{feat_path}: feature file not found")
         try:
             features = np.load(feat_path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise DataError(f"{feat_path}: cannot read features ({exc})") from None
+        except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty or truncated file
+            raise DataError(f"{feat_path}: cannot read features ({str(exc) or type(exc).__name__})") from None
         if features.ndim != 2:
             raise DataError(f"{feat_path}: features must have shape (D, T), got ndim={features.ndim} {features.shape}")
-        if not np.issubdtype(features.dtype, np.number):
-            raise DataError(f"{feat_path}: features must be numeric, got dtype {features.dtype}")
+        if not np.issubdtype(features.dtype, np.number) or np.issubdtype(features.dtype, np.complexfloating):
+            raise DataError(f"{feat_path}: features must be real numbers, got dtype {features.dtype}")
         if not np.isfinite(features).all():
             bad = int(np.argwhere(~np.isfinite(features))[0][1])
             raise DataError(f"{feat_path}: features contain NaN or inf (first at frame {bad})")
+        limit = np.finfo(np.float32).max  # features are used as float32: a larger value would become inf
+        if features.size and features.dtype.itemsize > 4 and np.abs(features).max() > limit:
+            bad = int(np.argwhere(np.abs(features) > limit)[0][1])
+            raise DataError(f"{feat_path}: features exceed float32's range (+-{limit:.3g}; first at frame {bad})")
         names = _read_lines(label_path)
         try:
             labels = np.array([self.class_index[n] for n in names], dtype=np.int64)

@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from g2l_automl._files import replace_dir
+from g2l_automl._files import check_out_dir, mkdtemp_umask, replace_dir
 from g2l_automl.data._planted import PlantedPreset, ar1_noise
 from g2l_automl.errors import DataError
 
@@ -164,6 +163,8 @@ def generate(
         p = replace(p, **changes)
     except TypeError as exc:
         raise DataError(f"preset: {exc}") from None
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DataError(f"seed: must be an integer >= 0, got {seed!r}")
     if p.num_videos < 2 * p.num_folds or p.num_folds < 1:
         raise DataError(f"num_videos: {p.num_videos} videos are too few for {p.num_folds} folds")
     out = Path(out)
@@ -173,7 +174,7 @@ def generate(
     names, videos = _planted_videos(p, rng) if isinstance(p, PlantedPreset) else _activity_videos(p, rng)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    tmp = Path(mkdtemp_umask(dir=out.parent, prefix=f".{out.name}."))  # 0777 less the umask, as mkdir gives
     try:
         for sub in ("features", "groundTruth", "splits"):
             (tmp / sub).mkdir()
@@ -244,6 +245,7 @@ def _check_out(out: Path, overwrite: bool) -> bool:
     without ``overwrite``, and with it any folder that is not a dataset written by :func:`generate` alone."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise DataError(f"{out}: exists and is not a folder; give a new or empty folder")
+    check_out_dir(out, "output folder")  # not under a file, and writable (e.g. not /proc/...)
     entries = sorted(p.name for p in out.iterdir()) if out.exists() else []
     if not entries:
         return False

@@ -37,6 +37,21 @@ def normalize_importance(weights: torch.Tensor, normalize: str) -> torch.Tensor:
     raise ValueError(f"normalize: unknown normalisation {normalize!r}; choose from {', '.join(NORMALIZATIONS)}")
 
 
+def _pmf_vjp(weights: torch.Tensor, pmf: torch.Tensor, grad: torch.Tensor, normalize: str | None) -> torch.Tensor:
+    """The importance weights' gradient from the PMF's (what autograd through :func:`normalize_importance` gives,
+    without its small ops): with ``c = grad - <grad, pmf>``, ``sign(w) c / sum |w|`` (abs), ``pmf c`` (softmax),
+    ``(1 - sigmoid(w)) pmf c`` (sigmoid); None: the coefficients are the weights."""
+    if normalize is None:
+        return grad
+    centred = grad - torch.dot(grad, pmf)
+    if normalize == "abs":
+        total = weights.abs().sum().clamp_min(torch.finfo(weights.dtype).tiny)
+        return torch.sign(weights) * centred / total
+    if normalize == "softmax":
+        return pmf * centred
+    return (1.0 - torch.sigmoid(weights)) * pmf * centred
+
+
 def _shift_pairs(length: int, shift: int) -> tuple[slice, slice]:
     """(destination, source) slices so that ``dst[t] = src[t + shift]`` where ``0 <= t + shift < length``."""
     if shift >= 0:
@@ -76,79 +91,114 @@ def _compiled_for(x: torch.Tensor) -> ModuleType | None:
     return load_kernel()
 
 
-def _shared_mm(matrix: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-    """``matrix @ batch[b]`` for every b, one GEMM per video into one output. ``torch.matmul`` of a 2-D and a 3-D
-    operand may fold the batch into one GEMM by transposing copies of the 3-D operand and of the result, which at
-    B=4, T=5000 cost twice the GEMM itself."""
+def _shared_mm(matrix: torch.Tensor, batch: torch.Tensor, column: torch.Tensor | None = None) -> torch.Tensor:
+    """``column + matrix @ batch[b]`` for every b (``column``: ``(rows, 1)`` or None), one GEMM per video into one
+    output. ``torch.matmul`` of a 2-D and a 3-D operand may fold the batch into one GEMM by transposing copies of
+    the 3-D operand and of the result, which at B=4, T=5000 cost twice the GEMM itself."""
     out = batch.new_empty(batch.shape[0], matrix.shape[0], batch.shape[2])
     for b in range(batch.shape[0]):
-        torch.mm(matrix, batch[b], out=out[b])
+        if column is None:
+            torch.mm(matrix, batch[b], out=out[b])
+        else:
+            torch.addmm(column, matrix, batch[b], out=out[b])
     return out
 
 
 class _FusedMultiDilated(torch.autograd.Function):
     """Shared-kernel multi-dilated convolution as one GEMM over PMF-mixed taps, with a hand-written backward
-    (autograd through the shifted slices would allocate a padded gradient per slice). ``weight`` is ``(O, C*K)``."""
+    (autograd through the shifted slices would allocate a padded gradient per slice). ``weight`` is ``(O, C*K)``;
+    the bias term ``bias * sum(alpha)`` rides in the GEMM's accumulator (no separate pass over the output). The
+    coefficients ``alpha`` are ``normalize_importance(importance, normalize)``, computed here with their gradient
+    (:func:`_pmf_vjp`), or ``importance`` itself when ``normalize`` is None."""
 
     @staticmethod
-    def forward(ctx, x, weight, alpha, dilations):  # noqa: ANN001, ANN205
+    def forward(ctx, x, weight, bias, importance, normalize, dilations):  # noqa: ANN001, ANN205
         kernel_size = weight.shape[1] // x.shape[1]
-        coeffs = alpha.detach().tolist()
+        with torch.no_grad():
+            alpha = importance if normalize is None else normalize_importance(importance, normalize)
+            alpha = alpha.to(x.dtype)
+        coeffs = alpha.tolist()
         kernel = _compiled_for(x)
         if kernel is not None:
             x = x.contiguous()
             z = kernel.mix_forward(x, coeffs, list(dilations), kernel_size)
         else:
             z = _mix_taps(x, coeffs, dilations, kernel_size)
-        ctx.save_for_backward(x, weight, z)
+        ctx.save_for_backward(x, weight, z, bias, importance, alpha)
         ctx.coeffs, ctx.dilations, ctx.kernel_size, ctx.kernel = coeffs, dilations, kernel_size, kernel
-        return _shared_mm(weight, z.flatten(1, 2))
+        ctx.normalize = normalize
+        column = None if bias is None else (bias.detach() * sum(coeffs)).unsqueeze(1)
+        return _shared_mm(weight, z.flatten(1, 2), column)
 
     @staticmethod
     def backward(ctx, grad_out):  # noqa: ANN001, ANN205
-        x, weight, z = ctx.saved_tensors
+        x, weight, z, bias, importance, alpha = ctx.saved_tensors
         coeffs, dilations, kernel_size = ctx.coeffs, ctx.dilations, ctx.kernel_size
-        grad_x = grad_w = grad_alpha = None
+        grad_x = grad_w = grad_b = grad_alpha = None
         batch, channels, length = x.shape
         grad_out = grad_out.to(z.dtype).contiguous()  # under autocast the forward's GEMM ran in bf16/fp16
-        if ctx.needs_input_grad[1]:
+        need_x, need_w, need_b, need_alpha = ctx.needs_input_grad[:4]
+        if need_w:
             flat = z.flatten(1, 2)
             grad_w = torch.mm(grad_out[0], flat[0].t())  # BLAS reads the transposed view in place
             for b in range(1, batch):
                 grad_w.addmm_(grad_out[b], flat[b].t())
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
+        # d(bias * sum(alpha)) : the bias gets sum(alpha) * sum_{b,t} grad_out, every alpha_s gets bias . that sum
+        out_sum = grad_out.sum((0, 2)) if bias is not None and (need_b or need_alpha) else None
+        if need_b:
+            grad_b = out_sum * sum(coeffs)
+        if need_x or need_alpha:
             grad_z = _shared_mm(weight.t(), grad_out)
             grad_z = grad_z.view(batch, channels, kernel_size, length)
             if ctx.kernel is not None:
-                need_x, need_alpha = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
-                grad_x, grad_alpha = ctx.kernel.mix_backward(
-                    grad_z.contiguous(), x, coeffs, list(dilations), need_x, need_alpha
-                )
+                grad_x, grad_alpha = ctx.kernel.mix_backward(grad_z, x, coeffs, list(dilations), need_x, need_alpha)
                 grad_x = grad_x if need_x else None
                 grad_alpha = grad_alpha.to(z.dtype) if need_alpha else None
-                return grad_x, grad_w, grad_alpha, None
-            c = kernel_size // 2
-            if ctx.needs_input_grad[0]:
-                grad_x = grad_z[:, :, c] * sum(coeffs)
-                for k in range(kernel_size):
-                    if k == c:
-                        continue
-                    for a, d in zip(coeffs, dilations, strict=True):
-                        dst, src = _shift_pairs(length, (k - c) * d)
-                        grad_x[..., src].add_(grad_z[:, :, k, dst], alpha=a)
-            if ctx.needs_input_grad[2]:
-                centre = torch.linalg.vecdot(grad_z[:, :, c], x).sum()
-                parts = []
-                for d in dilations:
-                    total = centre
-                    for k in range(kernel_size):
-                        if k == c:
-                            continue
-                        dst, src = _shift_pairs(length, (k - c) * d)
-                        total = total + torch.linalg.vecdot(grad_z[:, :, k, dst], x[..., src]).sum()
-                    parts.append(total)
-                grad_alpha = torch.stack(parts)
-        return grad_x, grad_w, grad_alpha, None
+            else:
+                grad_x, grad_alpha = _mix_taps_adjoint(grad_z, x, coeffs, dilations, need_x, need_alpha)
+            if need_alpha and out_sum is not None:
+                grad_alpha = grad_alpha + torch.dot(bias.to(out_sum.dtype), out_sum)
+        if need_alpha:
+            grad_alpha = _pmf_vjp(
+                importance, alpha.to(importance.dtype), grad_alpha.to(importance.dtype), ctx.normalize
+            )
+        return grad_x, grad_w, grad_b, grad_alpha, None, None
+
+
+def _mix_taps_adjoint(
+    grad_z: torch.Tensor,
+    x: torch.Tensor,
+    coeffs: list[float],
+    dilations: tuple[int, ...],
+    need_x: bool,
+    need_alpha: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The Python form of the compiled ``mix_backward``: the input's and the coefficients' gradients of
+    :func:`_mix_taps` given ``grad_z`` of shape ``(B, C, K, T)``."""
+    kernel_size, length = grad_z.shape[2], grad_z.shape[3]
+    c = kernel_size // 2
+    grad_x = grad_alpha = None
+    if need_x:
+        grad_x = grad_z[:, :, c] * sum(coeffs)
+        for k in range(kernel_size):
+            if k == c:
+                continue
+            for a, d in zip(coeffs, dilations, strict=True):
+                dst, src = _shift_pairs(length, (k - c) * d)
+                grad_x[..., src].add_(grad_z[:, :, k, dst], alpha=a)
+    if need_alpha:
+        centre = torch.linalg.vecdot(grad_z[:, :, c], x).sum()
+        parts = []
+        for d in dilations:
+            total = centre
+            for k in range(kernel_size):
+                if k == c:
+                    continue
+                dst, src = _shift_pairs(length, (k - c) * d)
+                total = total + torch.linalg.vecdot(grad_z[:, :, k, dst], x[..., src]).sum()
+            parts.append(total)
+        grad_alpha = torch.stack(parts)
+    return grad_x, grad_alpha
 
 
 class MultiDilatedConv1d(nn.Module):
@@ -215,21 +265,17 @@ class MultiDilatedConv1d(nn.Module):
         return float((pmf * torch.tensor(self.dilations, dtype=torch.float64)).sum())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        alpha = self.pmf().to(x.dtype)
-        return self._fused(x, alpha) if self.fused else self._naive(x, alpha)
+        if self.fused:
+            weight = self.weight.to(x.dtype).reshape(self.out_channels, -1)  # (O, C*K): a view, no copy
+            bias = None if self.bias is None else self.bias.to(x.dtype)
+            return _FusedMultiDilated.apply(x, weight, bias, self.importance, self.normalize, self.dilations)
+        return self._naive(x, self.pmf().to(x.dtype))
 
     def _naive(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         out = 0
         for a, d in zip(alpha, self.dilations, strict=True):
             pad = d * (self.kernel_size - 1) // 2
             out = out + a * F.conv1d(x, self.weight, self.bias, padding=pad, dilation=d)
-        return out
-
-    def _fused(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        weight = self.weight.to(x.dtype).reshape(self.out_channels, -1)  # (O, C*K): a view, no copy
-        out = _FusedMultiDilated.apply(x, weight, alpha, self.dilations)
-        if self.bias is not None:
-            out = out + (self.bias.to(x.dtype) * alpha.sum()).unsqueeze(-1)
         return out
 
     def extra_repr(self) -> str:

@@ -1,4 +1,4 @@
-"""EGIAssessor: EGIPruner's rule for NNI (stop a trial that cannot make the top M at the same step)."""
+"""EGIAssessor: EGIPruner's rule for NNI (rungs with promotion, or the top-M cut, at the same steps)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from nni.runtime.env_vars import dispatcher_env_vars
 
 from g2l_automl._files import write_json_atomic
 from g2l_automl.nni._protocol import default_value, echoed_id, ledger
-from g2l_automl.pruners import cannot_make_top
+from g2l_automl.pruners import RungRule
 
 _LOG = logging.getLogger(__name__)
 
@@ -22,23 +22,26 @@ STATE_FILE = "g2l_assessor.json"
 
 
 class EGIAssessor(Assessor):
-    """Stop a trial whose intermediate ``default`` at a checkpoint step is beaten by at least
-    ``population_size`` other trials at that step: G2L's top-M survival rule applied early, as
-    :class:`~g2l_automl.pruners.EGIPruner` does for Optuna.
+    """Stop a trial at a rung by :class:`~g2l_automl.pruners.EGIPruner`'s rule (the same function,
+    :func:`~g2l_automl.pruners.rung_prunes`, on the same options): under ``asha`` (default) a trial goes on only if
+    its intermediate ``default`` is in the top ``1/reduction_factor`` of the trials that reached that step, once
+    ``min_trials`` did; under ``top-m`` it stops when at least ``population_size`` others are strictly better.
 
     It also tells our tuners exactly which trial jobs ended or were stopped (our trials echo the tuner's id in
     every metric), which NNI 3.0 itself gets wrong under concurrency.
 
     Args:
-        population_size: M; set it to the tuner's population size.
-        checkpoints: steps (1-based counts of intermediate results) at which to decide; None: every step.
+        population_size: M of the ``top-m`` rule; set it to the tuner's population size.
+        checkpoints: the rungs, steps (1-based counts of intermediate results) at which to decide; None: under
+            ``asha`` ``min_resource * reduction_factor**k``, under ``top-m`` every step.
         optimize_mode: ``maximize`` or ``minimize``.
+        rule, reduction_factor, min_resource, min_trials: as for :class:`~g2l_automl.pruners.EGIPruner`.
         state_dir: where the values are kept across ``nnictl resume`` (default: the experiment's checkpoint
             directory; None outside NNI: in memory).
 
     Example:
         >>> from nni.assessor import AssessResult
-        >>> a = EGIAssessor(population_size=1, checkpoints=[1])
+        >>> a = EGIAssessor(population_size=1, checkpoints=[1], rule="top-m")
         >>> a.assess_trial("A", [{"default": 60.0}]), a.assess_trial("B", [{"default": 40.0}])
         (<AssessResult.Good: True>, <AssessResult.Bad: False>)
     """
@@ -49,13 +52,16 @@ class EGIAssessor(Assessor):
         checkpoints: Iterable[int] | None = None,
         optimize_mode: str = "maximize",
         state_dir: str | None = None,
+        rule: str = "asha",
+        reduction_factor: int = 3,
+        min_resource: int = 3,
+        min_trials: int | None = None,
     ) -> None:
-        if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 1:
-            raise ValueError(f"population_size: must be an integer >= 1, got {population_size!r}")
+        self.rule = RungRule(population_size, checkpoints, rule, reduction_factor, min_resource, min_trials)
         if optimize_mode not in ("maximize", "minimize"):
             raise ValueError(f"optimize_mode: must be 'maximize' or 'minimize', got {optimize_mode!r}")
-        self.population_size = population_size
-        self.checkpoints = None if checkpoints is None else frozenset(int(c) for c in checkpoints)
+        self.population_size = self.rule.population_size
+        self.checkpoints = self.rule.checkpoints
         self.maximize = optimize_mode == "maximize"
         self.state_dir = state_dir or dispatcher_env_vars.NNI_CHECKPOINT_DIRECTORY
         self._ledger = ledger(self.state_dir)
@@ -81,16 +87,16 @@ class EGIAssessor(Assessor):
             step = len(trial_history)
             at_step = self._values.setdefault(step, {})
             at_step[trial_job_id] = value
-            if self.checkpoints is not None and step not in self.checkpoints:
+            if not self.rule.is_rung(step):
                 return AssessResult.Good
             others = (v for job, v in at_step.items() if job != trial_job_id)
-            if cannot_make_top(value, others, self.population_size, self.maximize):
+            if self.rule.prunes(value, others, self.maximize):
                 _LOG.info(
-                    "stopping trial job %s: %.4g at step %d is not in the top %d",
+                    "stopping trial job %s: %.4g at step %d does not pass the rung (%s)",
                     trial_job_id,
                     value,
                     step,
-                    self.population_size,
+                    self.rule.describe(),
                 )
                 self._ledger.stop(trial_job_id)
                 return AssessResult.Bad

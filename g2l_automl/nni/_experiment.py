@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,23 +19,41 @@ from g2l_automl.nni._protocol import ID_KEY
 def experiment_dir(experiment_id: str, root: str | os.PathLike[str] | None = None) -> Path:
     """``~/nni-experiments/<id>`` (or under ``root``, the experiment's ``experimentWorkingDirectory``)."""
     base = Path(root) if root is not None else Path.home() / "nni-experiments"
+    if experiment_id in ("", ".", "..") or any(c in experiment_id for c in "/\\\0"):
+        raise G2LError(f"experiment {experiment_id!r}: an experiment id is a plain folder name inside {base}")
     path = base / experiment_id
     if not (path / "db" / "nni.sqlite").is_file():
         raise G2LError(f"experiment {experiment_id!r}: no NNI experiment database at {path / 'db' / 'nni.sqlite'}")
     return path
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path / 'db' / 'nni.sqlite'}?mode=ro", uri=True)
+def _query(path: Path, *statements: str) -> list[list[tuple[Any, ...]]]:
+    """The rows of each statement, read-only; a file that is no NNI database (garbage, or tables missing) is a
+    :class:`G2LError` naming it."""
+    file = path / "db" / "nni.sqlite"
+    try:
+        with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as db:
+            return [db.execute(statement).fetchall() for statement in statements]
+    except sqlite3.Error as exc:
+        raise G2LError(f"{file}: not a readable NNI experiment database ({exc})") from None
+
+
+def _json(text: Any, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise G2LError(f"{where}: not valid JSON ({exc})") from None
 
 
 def profile(path: Path) -> dict[str, Any]:
     """The experiment's latest config as NNI stored it (``trialCodeDirectory``, ``searchSpace``, ...)."""
-    with _connect(path) as db:
-        row = db.execute("SELECT params FROM ExperimentProfile ORDER BY revision DESC LIMIT 1").fetchone()
-    if row is None:
+    [rows] = _query(path, "SELECT params FROM ExperimentProfile ORDER BY revision DESC LIMIT 1")
+    if not rows:
         raise G2LError(f"{path}: the experiment database has no profile")
-    return json.loads(row[0])
+    value = _json(rows[0][0], f"{path / 'db' / 'nni.sqlite'}: ExperimentProfile.params")
+    if not isinstance(value, dict):
+        raise G2LError(f"{path / 'db' / 'nni.sqlite'}: ExperimentProfile.params: expected a JSON object")
+    return value
 
 
 def resolve_path(name: str) -> str:
@@ -66,20 +85,21 @@ class TrialRecord:
 def trial_records(path: Path) -> list[TrialRecord]:
     """Every trial job of the experiment, paired by job id: parameters from ``g2l_trial.json`` in the job's
     folder (written by our trial entry point), metrics from NNI's database, final status from its events."""
-    with _connect(path) as db:
-        metrics = db.execute(
-            "SELECT trialJobId, parameterId, type, sequence, data FROM MetricData ORDER BY timestamp"
-        ).fetchall()
-        events = db.execute("SELECT trialJobId, event FROM TrialJobEvent ORDER BY timestamp").fetchall()
+    metrics, events = _query(
+        path,
+        "SELECT trialJobId, parameterId, type, sequence, data FROM MetricData ORDER BY timestamp",
+        "SELECT trialJobId, event FROM TrialJobEvent ORDER BY timestamp",
+    )
+    where = path / "db" / "nni.sqlite"
     records: dict[str, TrialRecord] = {}
     for job, _event in events:
         records.setdefault(job, TrialRecord(job, None, None, None))
     for job, pid, kind, _seq, data in metrics:
         rec = records.setdefault(job, TrialRecord(job, None, None, None))
         rec.parameter_id = pid
-        value = json.loads(data)
+        value = _json(data, f"{where}: MetricData of trial job {job}")
         if isinstance(value, str):  # NNI stores the trial's JSON string as a JSON string
-            value = json.loads(value)
+            value = _json(value, f"{where}: MetricData of trial job {job}")
         if kind == "FINAL":
             rec.final = value
         else:
@@ -91,7 +111,24 @@ def trial_records(path: Path) -> list[TrialRecord]:
     files = {f.parent.name: f for f in path.glob("**/trials/*/g2l_trial.json")}
     for rec in records.values():
         if rec.job in files:
-            own = json.loads(files[rec.job].read_text(encoding="utf-8"))
+            own = _read_record(files[rec.job])
             rec.parameters = own.get("parameters")
             rec.g2l_id = own.get(ID_KEY)
     return sorted(records.values(), key=lambda r: (r.g2l_id is None, r.g2l_id or 0, r.job))
+
+
+def _read_record(file: Path) -> dict[str, Any]:
+    """A trial's ``g2l_trial.json``: ``parameters`` an object and ``g2l_id`` an integer (either may be absent)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise G2LError(f"{file}: cannot read the trial record ({exc})") from None
+    own = _json(text, str(file))
+    if not isinstance(own, dict):
+        raise G2LError(f"{file}: expected a JSON object with parameters and {ID_KEY}")
+    if own.get("parameters") is not None and not isinstance(own["parameters"], dict):
+        raise G2LError(f"{file}: parameters: expected an object, got {own['parameters']!r}")
+    g2l_id = own.get(ID_KEY)
+    if g2l_id is not None and (isinstance(g2l_id, bool) or not isinstance(g2l_id, int)):
+        raise G2LError(f"{file}: {ID_KEY}: expected an integer, got {g2l_id!r}")
+    return own

@@ -32,9 +32,13 @@ def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[Froze
     record and are skipped): COMPLETE with a usable final ``default``, else PRUNED when stopped by the assessor
     and FAIL otherwise; intermediate defaults as intermediate values; all numeric metrics, the NNI ids and (with
     ``space``) the structure as user attrs."""
-    distributions: dict[str, BaseDistribution] = (
-        space.distributions() if space is not None else distributions_from_nni(profile(path)["searchSpace"])
-    )
+    if space is not None:
+        distributions: dict[str, BaseDistribution] = space.distributions()
+    else:
+        nni_space = profile(path).get("searchSpace")
+        if not isinstance(nni_space, dict):
+            raise G2LError(f"{path}: the experiment's profile has no searchSpace object (give --config)")
+        distributions = distributions_from_nni(nni_space)
     out = []
     for rec in trial_records(path):
         if rec.parameters is None or rec.status is None:
@@ -64,8 +68,8 @@ def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[Froze
                 attrs["error"] = rec.final["error"]
         if space is not None:
             attrs["structure"] = space.to_structure(rec.parameters).to_dict()
-        out.append(
-            create_trial(
+        try:
+            trial = create_trial(
                 state=state,
                 value=value if state == TrialState.COMPLETE else None,
                 params=rec.parameters,
@@ -73,7 +77,9 @@ def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[Froze
                 intermediate_values=steps,
                 user_attrs=attrs,
             )
-        )
+        except ValueError as exc:  # a parameter value outside its distribution, a non-finite value, ...
+            raise G2LError(f"trial job {rec.job}: {exc}") from None
+        out.append(trial)
     return out
 
 

@@ -20,7 +20,9 @@ from typing import Any
 import nni
 
 from g2l_automl._files import write_json_atomic
+from g2l_automl.errors import G2LError
 from g2l_automl.nni._protocol import ID_KEY
+from g2l_automl.training import parse_threads, torch_threads
 
 #: File the trial writes into its NNI output directory.
 RECORD_FILE = "g2l_trial.json"
@@ -90,8 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="the study config the experiment's search space comes from")
     parser.add_argument("--data", default=None, help="dataset folder (overrides the config's data.root)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--threads",
+        default="auto",
+        metavar="N|auto",
+        help="torch CPU threads (auto: torch's; with trialConcurrency C on one host, give cores / C)",
+    )
     args = parser.parse_args(argv)
-    return run_trial(args.config, args.data, args.device)
+    try:
+        threads = parse_threads(args.threads)
+    except G2LError as exc:
+        parser.error(str(exc))
+    with torch_threads(threads):
+        return run_trial(args.config, args.data, args.device)
 
 
 if __name__ == "__main__":

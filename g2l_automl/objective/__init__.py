@@ -1,7 +1,7 @@
 """Search objectives: train a candidate structure for a few epochs and score it on a validation split, or a cheap
 deterministic proxy for fast comparisons."""
 
-from g2l_automl.objective._proxy import ProxyObjective
+from g2l_automl.objective._proxy import EpistaticProxyObjective, ProxyObjective
 from g2l_automl.objective._segmentation import EXTRA_METRICS, FLOPS_FRAMES, Score, SegmentationObjective
 from g2l_automl.objective._videonas import (
     VIDEONAS_METRICS,
@@ -12,6 +12,7 @@ from g2l_automl.objective._videonas import (
 
 __all__ = [
     "EXTRA_METRICS",
+    "EpistaticProxyObjective",
     "FLOPS_FRAMES",
     "VIDEONAS_METRICS",
     "ProxyObjective",

@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 #: user attrs that belong to the trial itself, not to the structure it scored
-_OWN = ("duplicate_of", "train_seconds", "baseline")
+_OWN = ("duplicate_of", "train_seconds", "epochs", "baseline")
 
 
 def scored_before(
@@ -31,5 +31,6 @@ def reuse(trial: optuna.Trial, earlier: FrozenTrial) -> float | tuple[float, ...
         if name not in _OWN and name not in trial.user_attrs:
             trial.set_user_attr(name, value)
     trial.set_user_attr("train_seconds", 0.0)
+    trial.set_user_attr("epochs", 0)
     values = tuple(earlier.values)
     return values[0] if len(values) == 1 else values

@@ -12,9 +12,10 @@ from typing import Any
 
 import optuna
 import torch
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
-from g2l_automl.data import ActionSegmentationDataset, Video
+from g2l_automl.data import ActionSegmentationDataset, Video, iterate_batches
 from g2l_automl.egi import EGILocalSearch, LocalSearchResult
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, count_flops
@@ -22,7 +23,7 @@ from g2l_automl.models import build_model
 from g2l_automl.objective._reuse import reuse, scored_before
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
-from g2l_automl.training import Trainer, replace_trainer
+from g2l_automl.training import Trainer, replace_trainer, segmentation_loss
 from g2l_automl.training._checks import check_int
 
 _LOG = logging.getLogger(__name__)
@@ -31,6 +32,10 @@ _LOG = logging.getLogger(__name__)
 #: FLOPs of one forward pass over :data:`FLOPS_FRAMES` frames (PyTorch's flop counter; linear in the length).
 EXTRA_METRICS: tuple[str, ...] = ("params", "flops")
 FLOPS_FRAMES = 1000
+#: Per-epoch values a :class:`SegmentationObjective` can report for pruning: the validation metrics, or
+#: ``val_loss``, the training loss on the validation videos (reported negated in a maximised study, so that larger
+#: is better as pruners assume; on rf-planted it ranks candidates early better than F1@10, benchmarks/RESULTS.md).
+REPORT_METRICS: tuple[str, ...] = (*METRIC_NAMES, "val_loss")
 
 
 @dataclass
@@ -61,8 +66,9 @@ class SegmentationObjective:
     of ``split`` and scores it on a validation part carved from the train list (never the test list). It reports
     the validation ``report`` metric after every epoch (``trial.report``, so pruners work) and returns ``metric``
     (one name, or several for a multi-objective study). The structure JSON, all validation metrics, the
-    parameter count and the training time go to the trial's user attrs. A crash or a NaN loss fails that trial
-    alone (its message is kept in the ``error`` user attr); the study and the worker go on.
+    parameter count, the training time and the training epochs spent (``epochs``: every repeat, the epochs before
+    a prune, the refinement's, 0 for a structure scored before) go to the trial's user attrs. A crash or a NaN
+    loss fails that trial alone (its message is kept in the ``error`` user attr); the study and the worker go on.
 
     Args:
         dataset: the dataset (MS-TCN layout).
@@ -74,7 +80,8 @@ class SegmentationObjective:
         split_seed: seed of that hold-out draw.
         metric: ``F1@10`` (G2L's fitness), ``F1@25``, ``F1@50``, ``Edit``, ``Acc``, ``params`` or ``flops``; or a
             list, e.g. ``["F1@10", "flops"]`` for a study with directions maximize, minimize.
-        report: validation metric reported each epoch for pruning.
+        report: validation value reported each epoch for pruning: a metric name, or ``val_loss`` (the training
+            loss on the validation videos, negated in a maximised study; see :data:`REPORT_METRICS`).
         model_seed: seed of the initial weights.
         refine: an :class:`~g2l_automl.egi.EGILocalSearch`: trials that survive pruning are refined in the trial;
             the value is then the refined structure's (user attrs ``refined_structure``, ``trajectory``,
@@ -105,7 +112,7 @@ class SegmentationObjective:
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=2)
         >>> sorted(study.best_trial.user_attrs)
-        ['flops', 'metrics', 'params', 'structure', 'train_seconds']
+        ['epochs', 'flops', 'metrics', 'params', 'structure', 'train_seconds']
     """
 
     def __init__(
@@ -134,8 +141,8 @@ class SegmentationObjective:
                 raise G2LError(f"metric: unknown metric {name!r}; choose from {', '.join(known)}")
         if not self.metrics:
             raise G2LError("metric: at least one metric is needed")
-        if report not in METRIC_NAMES:
-            raise G2LError(f"report: unknown metric {report!r}; choose from {', '.join(METRIC_NAMES)}")
+        if report not in REPORT_METRICS:
+            raise G2LError(f"report: unknown metric {report!r}; choose from {', '.join(REPORT_METRICS)}")
         if not 0.0 < val_fraction < 1.0:
             raise G2LError(
                 f"val_fraction: must be in (0, 1) so that candidates are scored on held-out videos, "
@@ -196,16 +203,37 @@ class SegmentationObjective:
         n_params = sum(p.numel() for p in runs[0][0].parameters())
         histories: list[list[dict[str, Any]]] = [[] for _ in runs]
         for epoch in range(1, self.trainer.epochs + 1):
-            for (_, epochs), history in zip(runs, histories, strict=True):
+            for (model, epochs), history, (_, val) in zip(runs, histories, parts, strict=True):
                 history.append(next(epochs))
+                if self.report == "val_loss" and "val" in history[-1]:
+                    history[-1]["val"] = dict(history[-1]["val"], val_loss=self._val_loss(model, val))
             if callback is not None:
                 logs = dict(histories[0][-1])
                 if all("val" in h[-1] for h in histories):
                     logs["val"] = _mean([h[-1]["val"] for h in histories])
                 callback(epoch, logs)
-        repeats = [dict(h[-1]["val"]) for h in histories]
+        repeats = [{k: v for k, v in h[-1]["val"].items() if k != "val_loss"} for h in histories]
         seconds = round(sum(e["seconds"] for h in histories for e in h), 3)
         return Score(_mean(repeats), _std(repeats), repeats, n_params, seconds)
+
+    def _val_loss(self, model: torch.nn.Module, videos: Sequence[Video]) -> float:
+        """The training loss (:func:`~g2l_automl.training.segmentation_loss`) of ``model`` on ``videos``, in eval
+        mode, mean over videos; the training's random state is left alone."""
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        total, n = 0.0, 0
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                for batch in iterate_batches(videos, self.trainer.batch_size, rng=None):
+                    batch = batch.to(device)
+                    outputs = model(batch.features, batch.mask)
+                    t = self.trainer
+                    loss = segmentation_loss(outputs, batch.labels, batch.mask, t.smoothing_weight, t.tau)
+                    total, n = total + float(loss) * len(batch.names), n + len(batch.names)
+        finally:
+            model.train(was_training)
+        return total / n
 
     def score(
         self, structure: StructureSpec, callback: Callable[[int, dict[str, Any]], None] | None = None
@@ -234,9 +262,18 @@ class SegmentationObjective:
                 out.append(float(metrics[name]))
         return out[0] if len(out) == 1 else tuple(out)
 
+    def _failed(self, trial: optuna.Trial, exc: Exception) -> float | tuple[float, ...]:
+        """Fail ``trial`` alone: its error in the ``error`` user attr, NaN as its value(s)."""
+        _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+        return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
+
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         self.parts()
-        structure = self.space.suggest(trial, self.encoding)
+        try:  # a structure that cannot be built fails this trial alone, as a failed training does
+            structure = self.space.suggest(trial, self.encoding)
+        except Exception as exc:
+            return self._failed(trial, exc)
         trial.set_user_attr("structure", structure.to_dict())
         # with common seeds a structure scores the same in any trial: one scored before is not trained again
         # (with in-trial refinement only trials refined in the trial match, without it only unrefined ones)
@@ -249,14 +286,19 @@ class SegmentationObjective:
         if earlier is not None:
             return reuse(trial, earlier)
         single = len(trial.study.directions) == 1
+        # a loss is reported in the study's direction (negated when it maximises), as pruners assume
+        maximized = single and trial.study.direction == StudyDirection.MAXIMIZE
+        sign = -1.0 if self.report == "val_loss" and maximized else 1.0
+
+        spent = [0]  # training epochs so far, every repeat counted: the ``epochs`` user attr (compute, not trials)
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+            spent[0] = epoch * self.repeats
             if single and "val" in logs:
-                trial.report(logs["val"][self.report], epoch)
+                value = logs["val"][self.report]
+                trial.report(sign * value, epoch)
                 if trial.should_prune():
-                    raise optuna.TrialPruned(
-                        f"pruned after epoch {epoch}: {self.report}={logs['val'][self.report]:.2f}"
-                    )
+                    raise optuna.TrialPruned(f"pruned after epoch {epoch}: {self.report}={value:.4g}")
 
         try:
             result = self.evaluate(structure, on_epoch, 0 if self.common_seeds else trial.number)
@@ -266,14 +308,19 @@ class SegmentationObjective:
                 trial.set_user_attr("metrics_std", result.std)
             if self.refine is not None:
                 trial.set_user_attr("unrefined_metrics", metrics)
-                metrics, n_params, seconds, structure = self._refine(trial, structure, seconds)
+                metrics, n_params, seconds, structure, more = self._refine(trial, structure, seconds)
+                spent[0] += more
         except optuna.TrialPruned:
+            trial.set_user_attr("epochs", spent[0])
             raise
         except Exception as exc:  # one bad candidate (NaN loss, out of memory, ...) must not stop the search
-            _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
-        flops = self.flops(structure)
+            trial.set_user_attr("epochs", spent[0])
+            return self._failed(trial, exc)
+        trial.set_user_attr("epochs", spent[0])
+        try:
+            flops = self.flops(structure)
+        except Exception as exc:
+            return self._failed(trial, exc)
         trial.set_user_attr("params", n_params)
         trial.set_user_attr("flops", flops)
         trial.set_user_attr("metrics", metrics)
@@ -289,14 +336,21 @@ class SegmentationObjective:
         result = search.run(structure, train, num_classes=self.dataset.num_classes, bg_labels=self.dataset.bg_labels)
         return (result, *self.score(result.structure))
 
+    def refinement_epochs(self, result: LocalSearchResult) -> int:
+        """Training epochs of a :meth:`refine_structure`: the local search's supernet epochs, then the refined
+        structure's training (every repeat)."""
+        return result.epochs + self.trainer.epochs * self.repeats
+
     def _refine(
         self, trial: optuna.Trial, structure: StructureSpec, seconds: float
-    ) -> tuple[dict[str, float], int, float, StructureSpec]:
-        """In-trial EGI refinement of a trial that survived pruning: the trial's value becomes the refined one's."""
+    ) -> tuple[dict[str, float], int, float, StructureSpec, int]:
+        """In-trial EGI refinement of a trial that survived pruning: the trial's value becomes the refined one's
+        (the last item: the refinement's training epochs)."""
         assert self.refine is not None
         result, metrics, n_params, more = self.refine_structure(structure, self.refine)
         trial.set_user_attr("refined_structure", result.structure.to_dict())
         trial.set_user_attr("trajectory", result.trajectory)
         trial.set_user_attr("method", self.refine.method)
         search_seconds = sum(h["seconds"] for h in result.history)
-        return metrics, n_params, round(seconds + search_seconds + more, 3), result.structure
+        seconds = round(seconds + search_seconds + more, 3)
+        return metrics, n_params, seconds, result.structure, self.refinement_epochs(result)

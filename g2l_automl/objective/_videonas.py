@@ -64,10 +64,10 @@ class VideoNASObjective:
     ``flops`` (one forward pass at the sets' number of steps) or ``params``, or a list of them for a
     multi-objective study (see :data:`VIDEONAS_METRICS` for the directions). Single-objective studies get the
     validation mAP reported after every epoch, so pruners work. User attrs: ``arch``, ``metrics``, ``flops``,
-    ``params``, ``train_seconds``. A crash fails that trial alone: its message goes to the ``error`` user attr and
-    the value is NaN. Every candidate trains from the same seeds (common random numbers), so an architecture a
-    COMPLETE trial already scored is not trained again: the trial returns that trial's values and attrs, with
-    ``duplicate_of``.
+    ``params``, ``train_seconds``, ``epochs`` (the epochs trained, those before a prune included). A crash fails
+    that trial alone: its message goes to the ``error`` user attr and the value is NaN. Every candidate trains
+    from the same seeds (common random numbers), so an architecture a COMPLETE trial already scored is not
+    trained again: the trial returns that trial's values and attrs, with ``duplicate_of``.
 
     Args:
         space: the search space.
@@ -88,7 +88,7 @@ class VideoNASObjective:
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=2)
         >>> sorted(study.best_trial.user_attrs)
-        ['arch', 'flops', 'metrics', 'params', 'train_seconds']
+        ['arch', 'epochs', 'flops', 'metrics', 'params', 'train_seconds']
     """
 
     def __init__(
@@ -152,7 +152,10 @@ class VideoNASObjective:
         # minimised, a pruner would cut the trials of highest mAP
         reports = self.metrics == ("mAP",)
 
+        spent = [0]  # training epochs so far: the ``epochs`` user attr
+
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+            spent[0] = epoch
             if reports and "val" in logs:
                 trial.report(logs["val"]["mAP"], epoch)
                 if trial.should_prune():
@@ -161,11 +164,14 @@ class VideoNASObjective:
         try:
             scored = self.score(arch, on_epoch)
         except optuna.TrialPruned:
+            trial.set_user_attr("epochs", spent[0])
             raise
         except Exception as exc:  # one bad candidate (NaN loss, out of memory, ...) must not stop the search
+            trial.set_user_attr("epochs", spent[0])
             _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
         for key in ("metrics", "flops", "params", "train_seconds"):
             trial.set_user_attr(key, scored[key])
+        trial.set_user_attr("epochs", spent[0])
         return self.values(scored)

@@ -3,12 +3,15 @@ self-contained HTML page and on optuna-dashboard."""
 
 from g2l_automl.reports._figures import (
     best_so_far,
+    best_so_far_by_epochs,
     compare_figure,
     comparison_figure,
     dilation_pattern_figure,
     figure_has_data,
     mean_dilation_figure,
+    study_epochs,
     trajectory_figure,
+    trial_epochs,
     trial_structure,
 )
 from g2l_automl.reports._html import SECTIONS, push_to_dashboard, render_report, report_figures, write_report
@@ -16,6 +19,7 @@ from g2l_automl.reports._html import SECTIONS, push_to_dashboard, render_report,
 __all__ = [
     "SECTIONS",
     "best_so_far",
+    "best_so_far_by_epochs",
     "compare_figure",
     "comparison_figure",
     "dilation_pattern_figure",
@@ -24,7 +28,9 @@ __all__ = [
     "push_to_dashboard",
     "render_report",
     "report_figures",
+    "study_epochs",
     "trajectory_figure",
+    "trial_epochs",
     "trial_structure",
     "write_report",
 ]

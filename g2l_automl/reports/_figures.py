@@ -134,6 +134,53 @@ def best_so_far(study: optuna.Study, n_trials: int | None = None) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
+def trial_epochs(trial: FrozenTrial) -> int | None:
+    """The training epochs a trial spent (its ``epochs`` user attr, written by the objectives: every repeat,
+    the epochs before a prune, EGI refinement included; 0 for a structure scored before), or None."""
+    value = trial.user_attrs.get("epochs")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return int(value)
+
+
+def best_so_far_by_epochs(study: optuna.Study, grid: Sequence[float]) -> np.ndarray | None:
+    """The best value after the training epochs of ``grid`` (trials counted in number order, each at its
+    recorded :func:`trial_epochs`; NaN before the first COMPLETE one), single objective; None when a finished
+    trial did not record its epochs (a study from before they were recorded)."""
+    maximize = study.direction == StudyDirection.MAXIMIZE
+    finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    spent, best, points = 0, math.nan, []
+    for t in sorted(study.get_trials(deepcopy=False, states=finished), key=lambda t: t.number):
+        epochs = trial_epochs(t)
+        if epochs is None:
+            if t.state == TrialState.FAIL:
+                continue  # a trial that failed before training recorded nothing and cost nothing
+            return None
+        spent += epochs
+        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
+            if best != best or (t.value > best if maximize else t.value < best):
+                best = t.value
+        points.append((spent, best))
+    out = np.full(len(grid), math.nan)
+    for k, g in enumerate(grid):
+        for x, y in points:  # the last point at or before g
+            if x > g:
+                break
+            out[k] = y
+    return out
+
+
+def study_epochs(study: optuna.Study) -> int | None:
+    """Total training epochs of a study's finished trials, or None when one did not record them."""
+    total = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+        epochs = trial_epochs(t)
+        if epochs is None and t.state != TrialState.FAIL:
+            return None
+        total += epochs or 0
+    return total
+
+
 def comparison_figure(
     curves: Mapping[str, Sequence[np.ndarray]],
     title: str = "Best value so far",

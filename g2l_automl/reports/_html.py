@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import optuna
 import plotly.graph_objects as go
 import plotly.offline
@@ -17,11 +19,13 @@ from optuna.trial import TrialState
 from g2l_automl._files import write_text_atomic
 from g2l_automl.reports._figures import (
     best_so_far,
+    best_so_far_by_epochs,
     compare_figure,
     comparison_figure,
     dilation_pattern_figure,
     figure_has_data,
     mean_dilation_figure,
+    study_epochs,
     trajectory_figure,
 )
 
@@ -46,6 +50,18 @@ SECTIONS = (
         "better/worse where the mean difference exceeds 2 standard errors (std/sqrt(K)), else inconclusive.",
     ),
 )
+
+
+def _comparison(studies: Sequence[optuna.Study], points: int = 100) -> go.Figure:
+    """Best value so far per study against training epochs when every study records its trials' epochs (the
+    fair axis when candidates cost different epochs, e.g. pruned or refined ones), else against trials."""
+    totals = [study_epochs(s) for s in studies]
+    if all(t is not None for t in totals) and max(totals) > 0:
+        step = max(1, math.ceil(max(totals) / points))
+        grid = step * np.arange(1, math.ceil(max(totals) / step) + 1)
+        curves = {s.study_name: [best_so_far_by_epochs(s, grid)] for s in studies}
+        return comparison_figure(curves, "Best value so far per study", step=step, x_title="training epochs")
+    return comparison_figure({s.study_name: [best_so_far(s)] for s in studies}, "Best value so far per study")
 
 
 def _safe(name: str, make) -> go.Figure | None:  # noqa: ANN001
@@ -73,11 +89,7 @@ def report_figures(studies: Sequence[optuna.Study], top_k: int = 10) -> dict[str
         "dilations": (lambda: dilation_pattern_figure(study, top_k)) if not multi else None,
         "mean_dilation": (lambda: mean_dilation_figure(study)) if not multi else None,
         "trajectories": lambda: trajectory_figure(study),
-        "comparison": (
-            lambda: comparison_figure({s.study_name: [best_so_far(s)] for s in studies}, "Best value so far per study")
-        )
-        if len(studies) > 1
-        else None,
+        "comparison": (lambda: _comparison(studies)) if len(studies) > 1 else None,
         "compare": (lambda: compare_figure(study.user_attrs["compare"])) if "compare" in study.user_attrs else None,
     }
     figures = {}

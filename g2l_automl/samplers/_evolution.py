@@ -126,7 +126,7 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         return self._merge_population(study)
 
     def _merge_population(self, study: Study) -> list[FrozenTrial]:
-        complete = self._trials.complete.get(0, [])
+        complete = self._trials.scored.get(0, [])
         seen, population = self._population
         if seen > len(complete):  # the index was rebuilt (another study): start over
             seen, population = 0, []

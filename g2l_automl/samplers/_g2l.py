@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseGASampler, BaseSampler
 from optuna.study import Study
@@ -12,7 +14,7 @@ from optuna.trial import FrozenTrial
 from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
 from g2l_automl.samplers._generations import GenerationIndex
 from g2l_automl.samplers._genome import Genome, two_anchor_crossover
-from g2l_automl.samplers._ranking import selection_probabilities, sort_best_first
+from g2l_automl.samplers._ranking import SELECTION_MODES, selection_probabilities, sort_best_first
 from g2l_automl.spaces import SearchSpace
 
 
@@ -20,15 +22,26 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
     """Genetic global search of Global2Local (CVPR 2021, Sec. 3.2, Alg. 1).
 
     Generation 0 is random (plus any enqueued trials, e.g. MS-TCN's hand-designed ``2**i`` dilations). Each later
-    child comes from two parents picked by fitness-proportional roulette (Eq. 3), a two-anchor segment crossover
-    over the layer-ordered genome, and with probability ``mutation_prob`` one gene changed uniformly over its other
+    child comes from two distinct parents picked by ``selection``, a two-anchor segment crossover over the
+    layer-ordered genome, and with probability ``mutation_prob`` one gene changed uniformly over its other
     candidates. The parents of generation ``g`` are the top ``population_size`` of generation ``g - 1`` and its
     parents (elitist survival), so the best structure is never lost.
 
+    Selection (:func:`~g2l_automl.samplers.selection_probabilities`): ``"tournament"`` (default: the best of
+    ``tournament_size`` members drawn with replacement), ``"rank"`` (Baker's linear ranking with
+    ``selection_pressure`` in [1, 2]), ``"roulette-window"`` (fitness minus the generation's worst, plus 1 % of
+    the spread) and ``"roulette"`` (the paper's Eq. 3 as printed, shifted for negative or minimised fitness). The
+    first three behave the same for any sign, scale and direction of the fitness; Eq. 3 on fitness in 55..90 is
+    almost uniform. The default, tournaments of 8, was the best measured on both proxy landscapes of
+    ``benchmarks/compare_samplers.py`` (README, RESULTS.md). The first parent is drawn by these probabilities, the
+    second by them among the other members (uniformly among the others when none of them has a chance), so the
+    two are distinct trials whenever the population has two or more.
+
     All state lives in the study's storage (each trial's generation as a system attr; the parent ids of each
     generation are recomputed from storage, so late-finishing trials still compete), hence any number of workers
-    can share one study. PRUNED and FAIL trials belong to no population. Multi-objective studies rank by Pareto
-    front then crowding distance; the roulette then weighs fronts.
+    can share one study. FAIL trials belong to no population; PRUNED ones do, ranked last (see
+    ``pruned_in_population``). Multi-objective studies rank by Pareto
+    front then crowding distance (the order that ``rank`` and ``tournament`` use); the roulettes weigh fronts.
 
     No genome is trained twice (an addition to Alg. 1, whose converged populations keep breeding copies of the
     elite): a child whose genome (its active genes) a COMPLETE, PRUNED, RUNNING or WAITING trial of the study
@@ -47,6 +60,14 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         independent_sampler: samples parameters outside the genome (default: ``RandomSampler(seed)``).
         max_retries: redraws by crossover and mutation of a child that repeats a seen genome (and tries per
             heavier variation); 0 turns the duplicate rule off.
+        selection: ``tournament``, ``rank``, ``roulette-window`` or ``roulette`` (Eq. 3).
+        selection_pressure: ``rank``'s s in [1, 2]: the best is picked s times as often as the median member.
+        tournament_size: ``tournament``'s k >= 1 (k = 1 is uniform selection).
+        pruned_in_population: a PRUNED trial (one that reported a value before a pruner stopped it) is a member
+            of its generation with a fidelity-discounted fitness: the worst COMPLETE value of the pool it competes
+            in, ranked after every COMPLETE trial (deeper-pruned first, then by its last reported value). So a
+            generation fills with the candidates it tried, not only the few that survive pruning, and the genes
+            of a pruned candidate can still pass on. False: only COMPLETE trials count (Alg. 1 without pruning).
 
     Example:
         >>> import optuna
@@ -73,13 +94,29 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         seed: int | None = None,
         independent_sampler: BaseSampler | None = None,
         max_retries: int = 20,
+        selection: str = "tournament",
+        selection_pressure: float = 1.5,
+        tournament_size: int = 8,
+        pruned_in_population: bool = True,
     ) -> None:
         super().__init__(check_int(population_size, "population_size", 2))
-        if not 0.0 <= float(mutation_prob) <= 1.0:
-            raise ValueError(f"mutation_prob: must be in [0, 1], got {mutation_prob!r}")
-        self.mutation_prob = float(mutation_prob)
+        self.mutation_prob = _check_unit(mutation_prob, "mutation_prob")
+        if selection not in SELECTION_MODES:
+            raise ValueError(f"selection: must be one of {', '.join(SELECTION_MODES)}, got {selection!r}")
+        self.selection = selection
+        if (
+            isinstance(selection_pressure, bool)
+            or not isinstance(selection_pressure, numbers.Real)
+            or not (1.0 <= float(selection_pressure) <= 2.0)
+        ):
+            raise ValueError(f"selection_pressure: must be a number in [1, 2], got {selection_pressure!r}")
+        self.selection_pressure = float(selection_pressure)
+        self.tournament_size = check_int(tournament_size, "tournament_size", 1)
         self._init_genome(space, seed, independent_sampler, max_retries)
-        self._generations = GenerationIndex(self._get_generation_key())
+        if not isinstance(pruned_in_population, bool):
+            raise ValueError(f"pruned_in_population: must be true or false, got {pruned_in_population!r}")
+        self.pruned_in_population = pruned_in_population
+        self._generations = GenerationIndex(self._get_generation_key(), pruned=pruned_in_population)
         self._written: dict[str, list[int]] = {}  # parent ids this process last wrote per generation
 
     # -- populations ---------------------------------------------------------------------------------------
@@ -116,17 +153,18 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         return parents
 
     def next_generation(self, study: Study) -> int:
-        """The generation a trial created now joins: the latest generation with a COMPLETE trial, or the next one
-        once it holds ``population_size`` COMPLETE trials (``BaseGASampler``'s rule)."""
+        """The generation a trial created now joins: the latest generation with a scored trial (COMPLETE, or
+        PRUNED with ``pruned_in_population``), or the next one once it holds ``population_size`` of them
+        (``BaseGASampler``'s rule)."""
         return self._index(study).next_generation(self.population_size)
 
     def open_slots(self, study: Study) -> int:
         """How many trials can start now without overshooting the generation a new trial would join: M minus
-        that generation's COMPLETE and RUNNING members (what a front end that can defer work, such as the NNI
+        that generation's scored and RUNNING members (what a front end that can defer work, such as the NNI
         tuner, waits on)."""
         index = self._index(study)
         target = index.next_generation(self.population_size)
-        taken = len(index.complete.get(target, ())) + len(index.running.get(target, ()))
+        taken = len(index.scored.get(target, ())) + len(index.running.get(target, ()))
         return max(self.population_size - taken, 0)
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
@@ -158,11 +196,33 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
             child = genome.mutate(child, int(index), self._rng)
         return child
 
+    def parent_probabilities(self, study: Study, parents: list[FrozenTrial]) -> Any:
+        """Each parent's chance to be picked first (the sampler's ``selection`` mode)."""
+        return selection_probabilities(
+            study,
+            parents,
+            self.selection,
+            selection_pressure=self.selection_pressure,
+            tournament_size=self.tournament_size,
+        )
+
+    def _pick_pair(self, p: Any) -> tuple[int, int]:
+        """Two distinct parents when there are two or more: the first by ``p``, the second by ``p`` among the
+        others (uniformly among them when none of the others has a chance)."""
+        n = len(p)
+        first = int(self._rng.choice(n, p=p))
+        if n < 2:
+            return first, first
+        rest = np.array(p, dtype=float)
+        rest[first] = 0.0
+        if rest.sum() <= 0:
+            rest = np.ones(n)
+            rest[first] = 0.0
+        return first, int(self._rng.choice(n, p=rest / rest.sum()))
+
     def _child(self, study: Study, genome: Genome, parents: list[FrozenTrial]) -> list[Any]:
-        p = selection_probabilities(study, parents)
-        n_nonzero = int((p > 0).sum())
-        pair = self._rng.choice(len(parents), size=2, replace=n_nonzero < 2, p=p)
-        a, b = (genome.from_trial(parents[k], self._rng) for k in pair)
+        i, j = self._pick_pair(self.parent_probabilities(study, parents))
+        a, b = genome.from_trial(parents[i], self._rng), genome.from_trial(parents[j], self._rng)
         children = two_anchor_crossover(a, b, self._rng)
         child = children[self._rng.randint(2)]
         if self._rng.rand() < self.mutation_prob:
@@ -170,3 +230,9 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
             if candidates:
                 child = genome.mutate(child, candidates[self._rng.randint(len(candidates))], self._rng)
         return child
+
+
+def _check_unit(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name}: must be a number in [0, 1], got {value!r}")
+    return float(value)

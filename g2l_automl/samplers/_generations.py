@@ -18,16 +18,19 @@ _UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
 class GenerationIndex:
-    """COMPLETE and RUNNING trials of each generation (``key``: the generation's system attr; None: every trial
-    in generation 0), and parents per generation memoised until a late trial of an older generation completes.
-    ``complete`` lists only grow: a COMPLETE trial is filed once and never changes.
+    """Scored and RUNNING trials of each generation (``key``: the generation's system attr; None: every trial
+    in generation 0), and parents per generation memoised until a late trial of an older generation is scored.
+    Scored are the COMPLETE trials and, with ``pruned=True``, the PRUNED ones that reported a value (population
+    members with a fidelity-discounted fitness, ranked after the COMPLETE ones: see ``sort_best_first``).
+    ``scored`` lists only grow: a finished trial is filed once and never changes.
 
     Whatever their generation (or none), ``finished`` lists every finished trial in filing order (it only grows
     until the index is rebuilt, which bumps ``rebuilds``) and ``unfinished`` the RUNNING and WAITING ones as of
     the last update: what :class:`SeenGenomes` reads."""
 
-    def __init__(self, key: str | None) -> None:
+    def __init__(self, key: str | None, pruned: bool = False) -> None:
         self.key = key
+        self.pruned = pruned
         self._lock = threading.RLock()
         self.rebuilds = -1
         self._reset(None)
@@ -37,7 +40,7 @@ class GenerationIndex:
         self._study_id = study_id
         self._seen = 0
         self._open: dict[int, int | None] = {}  # unfinished when last read: number -> generation it was filed in
-        self.complete: dict[int, list[FrozenTrial]] = {}
+        self.scored: dict[int, list[FrozenTrial]] = {}
         self.running: dict[int, list[FrozenTrial]] = {}
         self.members: dict[int, list[FrozenTrial]] = {}  # every trial with a generation, any state
         self.finished: list[FrozenTrial] = []  # every finished trial, with or without a generation
@@ -74,32 +77,32 @@ class GenerationIndex:
         if g is None:
             return
         self.members.setdefault(g, []).append(t)
-        if t.state == TrialState.COMPLETE:
-            self.complete.setdefault(g, []).append(t)
+        if t.state == TrialState.COMPLETE or (self.pruned and t.state == TrialState.PRUNED and t.intermediate_values):
+            self.scored.setdefault(g, []).append(t)
         elif t.state == TrialState.RUNNING:
             self.running.setdefault(g, []).append(t)
 
     def next_generation(self, population_size: int) -> int:
-        """``BaseGASampler``'s rule: the latest generation with a COMPLETE trial, or the next one once it holds
-        ``population_size`` COMPLETE trials."""
-        latest = max((g for g, ts in self.complete.items() if ts), default=0)
-        return latest if len(self.complete.get(latest, ())) < population_size else latest + 1
+        """``BaseGASampler``'s rule: the latest generation with a scored trial, or the next one once it holds
+        ``population_size`` scored trials."""
+        latest = max((g for g, ts in self.scored.items() if ts), default=0)
+        return latest if len(self.scored.get(latest, ())) < population_size else latest + 1
 
     def parents(
         self, generation: int, survivors: Callable[[list[FrozenTrial]], list[FrozenTrial]]
     ) -> list[FrozenTrial]:
         """Parents of ``generation``: ``survivors`` of the previous generation and its parents, iterated from
-        generation 1; a memoised generation is reused while no older generation gained a COMPLETE trial."""
+        generation 1; a memoised generation is reused while no older generation gained a scored trial."""
         with self._lock:
             parents: list[FrozenTrial] = []
-            below = 0  # COMPLETE trials in generations < g
+            below = 0  # scored trials in generations < g
             for g in range(1, generation + 1):
-                below += len(self.complete.get(g - 1, ()))
+                below += len(self.scored.get(g - 1, ()))
                 memo = self._parents.get(g)
                 if memo is not None and memo[0] == below:
                     parents = memo[1]
                     continue
-                pool = {t._trial_id: t for t in parents + self.complete.get(g - 1, [])}
+                pool = {t._trial_id: t for t in parents + self.scored.get(g - 1, [])}
                 parents = survivors(list(pool.values()))
                 self._parents[g] = (below, parents)
             return parents

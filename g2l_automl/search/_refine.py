@@ -19,7 +19,10 @@ from g2l_automl.structure import StructureSpec
 def _structure_of(trial: FrozenTrial) -> StructureSpec:
     if "structure" not in trial.user_attrs:
         raise G2LError(f"trial {trial.number} has no 'structure' user attr: it was not made by g2l-optimize search")
-    return StructureSpec.from_dict(trial.user_attrs["structure"])
+    try:
+        return StructureSpec.from_dict(trial.user_attrs["structure"])
+    except (G2LError, TypeError) as exc:
+        raise G2LError(f"trial {trial.number}: user attr 'structure' is not a valid structure: {exc}") from None
 
 
 def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> list[FrozenTrial]:
@@ -45,7 +48,10 @@ def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> l
     pool = [t for t in pool if "structure" in t.user_attrs]
     if not pool:
         raise G2LError(f"study {study.study_name!r} has no COMPLETE search trial to refine yet")
-    return sort_best_first(study, pool)[:top]
+    picked = sort_best_first(study, pool)[:top]
+    for trial in picked:  # every start checked before the first is refined: a bad one stops with nothing added
+        _structure_of(trial)
+    return picked
 
 
 def already_refined(study: optuna.Study, number: int, method: str) -> FrozenTrial | None:
@@ -94,6 +100,7 @@ def refine_study(
                 "params": n_params,
                 "flops": flops,
                 "train_seconds": seconds,
+                "epochs": objective.refinement_epochs(result),
             },
         )
         study.add_trial(frozen)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import socket
+import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+import torch
+from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -20,7 +25,9 @@ from g2l_automl.samplers import make_sampler
 from g2l_automl.search._storage import display_url, load_study
 from g2l_automl.structure import LayerSpec, StructureSpec
 from g2l_automl.training import Trainer
+from g2l_automl.training._threads import host_cores, host_share, resolve_threads, set_threads
 
+HOST_ATTR = "g2l:host"  # system attr: the host a trial runs on, so workers can count their neighbours
 _LOWER_IS_BETTER = {"params", "flops"}  # every other metric (F1, Edit, Acc, proxy) is maximised
 
 
@@ -37,6 +44,30 @@ def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
                 f"study {study.study_name!r} has direction {direction.name.lower()} but metric {name} should be "
                 f"{want.name.lower()}d; create the study with --direction{'s' if len(metrics) > 1 else ''} "
                 + " ".join("minimize" if m in _LOWER_IS_BETTER else "maximize" for m in metrics)
+            )
+
+
+def _check_space(study: optuna.Study, config: StudyConfig, encoding: str, storage: str) -> None:
+    """The config's search space must be the one the study's trials were drawn from: Optuna would otherwise fail
+    every trial with a "dynamic value space" error. One COMPLETE trial's distributions are compared, once."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    trial = next((t for t in done if t.distributions), None)
+    if trial is None:
+        return
+    genes = {g.name: g for g in config.space.genes}
+    for name, have in trial.distributions.items():
+        gene = genes.get(name)
+        if gene is None:
+            want = None
+        elif encoding == "index":
+            want = IntDistribution(0, len(gene.choices) - 1)
+        else:
+            want = CategoricalDistribution(gene.choices)
+        if want != have:
+            given = "no such parameter" if want is None else f"{want}"
+            raise G2LError(
+                f"{config.path}: space: does not match study {study.study_name!r} in {display_url(storage)}: its "
+                f"trial {trial.number} has {name} {have}, the config {given}; search a changed space in a new study"
             )
 
 
@@ -136,13 +167,21 @@ def run_search(
     grace_period: int | None = None,
     max_retry: int = 3,
     log: Callable[[str], Any] = print,
+    threads: int | str | None = "auto",
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], Any]] = (),
 ) -> optuna.Study:
     """Run trials of the config's objective against an existing study until ``n_trials`` (of this worker) or
     ``timeout`` seconds; returns the study. Several workers may run this against one storage at once.
 
     With ``heartbeat_interval`` (RDB storage only) a running trial beats every that many seconds; a worker that
     starts a trial fails any trial whose heartbeat is older than ``grace_period`` (its worker died) and re-queues
-    its parameters, up to ``max_retry`` times, so a killed worker loses no work."""
+    its parameters, up to ``max_retry`` times, so a killed worker loses no work.
+
+    ``threads`` (``auto``, the default): each trial trains on the host's cores divided among the workers of this
+    study running on this host at its start (each trial records its host in the ``g2l:host`` system attr); an
+    integer fixes the count. A trial failed by another worker meanwhile (its heartbeat went stale, e.g. while the
+    database restarted) is logged and skipped, and ``callbacks`` (run after each trial's log line) that fail with
+    an OSError (a full disk, a vanished folder) are reported on stderr: neither ends the worker."""
     name = sampler or config.search["sampler"]
     sampler_obj = make_sampler(name, config.space, config.samplers.get(name), seed)
     # No pruning unless the config or --pruner asks: a pruned candidate belongs to no population.
@@ -154,6 +193,7 @@ def run_search(
     )
     objective = build_objective(config, device)
     _check_directions(study, objective.metrics)
+    _check_space(study, config, getattr(objective, "encoding", "categorical"), storage)
     if isinstance(objective, SegmentationObjective):
         objective.videos()  # read the data first, so data errors stop the worker with nothing written
     if seed_baseline:
@@ -168,14 +208,67 @@ def run_search(
         f"study {study_name!r} in {display_url(storage)}: sampler {name}, up to {n} trials"
         + (f" or {timeout:.0f}s" if timeout else "")
     )
-    study.optimize(
-        objective,
-        n_trials=n,
-        timeout=timeout,
-        catch=(Exception,),
-        callbacks=[lambda _study, trial: log(describe(trial))],
-    )
+    done = 0
+
+    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        nonlocal done
+        done += 1
+        for step in (lambda: log(describe(trial)), *(lambda c=c: c(study, trial) for c in callbacks)):
+            try:
+                step()
+            except OSError as exc:  # e.g. ENOSPC on the log file or --out: the trial is stored, the worker goes on
+                _warn(f"trial {trial.number}: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+
+    func = _with_threads(objective, study, threads)
+    start = time.monotonic()
+    while done < n:
+        left = None if timeout is None else timeout - (time.monotonic() - start)
+        if left is not None and left <= 0:
+            break
+        try:
+            study.optimize(func, n_trials=n - done, timeout=left, catch=(Exception,), callbacks=[after_trial])
+            break
+        except optuna.exceptions.StorageInternalError as exc:  # the database stayed away past the retries
+            cause = exc.__cause__ or exc
+            first = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+            raise G2LError(
+                f"storage: {display_url(storage)}: lost after {done} trials of this worker ({first}); the running "
+                f"trial is failed by the next worker's heartbeat check, restart this worker to go on"
+            ) from None
+        except ValueError as exc:  # Optuna's tell: "Cannot tell a FAIL trial." - another worker failed it
+            if not str(exc).startswith("Cannot tell a"):
+                raise
+            done += 1
+            _warn(f"{exc} It was failed by another worker (stale heartbeat); its parameters were re-queued")
     return study
+
+
+def _warn(message: str) -> None:
+    try:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _with_threads(
+    objective: Callable[[optuna.Trial], Any], study: optuna.Study, threads: int | str | None
+) -> Callable[[optuna.Trial], Any]:
+    """``objective`` run on :func:`resolve_threads`'s torch threads: for ``auto``, the cores shared among the
+    RUNNING trials of this study on this host (this one included) or the host's other load if higher
+    (:func:`host_share`), counted at the trial's start."""
+    host = socket.gethostname()
+    cores = host_cores()
+
+    def run(trial: optuna.Trial) -> Any:
+        workers = 1
+        if threads is None or threads == "auto":
+            study._storage.set_trial_system_attr(trial._trial_id, HOST_ATTR, host)
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            workers = host_share(sum(t.system_attrs.get(HOST_ATTR) == host for t in running), torch.get_num_threads())
+        set_threads(resolve_threads(threads, workers, cores))
+        return objective(trial)
+
+    return run
 
 
 def best_summary(study: optuna.Study) -> str:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 
 from g2l_automl.errors import G2LError
 
 _MASK = "***"
+_log = logging.getLogger(__name__)
+RECONNECT_SECONDS = 300.0  # how long a storage call waits for a lost database to come back
 
 
 def display_url(url: str) -> str:
@@ -87,8 +95,24 @@ def open_storage(
                 f"storage: {url!r} is neither a database URL nor an existing journal file; create the study with "
                 f"optuna create-study --storage {url} --storage-class JournalFileBackend ..."
             )
-        return JournalStorage(JournalFileBackend(url))
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+        try:  # the journal is replayed here: a file of something else fails now, not inside Optuna later
+            return JournalStorage(JournalFileBackend(url))
+        except Exception as exc:  # noqa: BLE001 - JSONDecodeError, KeyError, UnicodeDecodeError, OSError, ...
+            first = next((line for line in str(exc).splitlines() if line.strip()), "")
+            raise G2LError(
+                f"storage: {url!r} is not an Optuna journal file ({type(exc).__name__}{': ' if first else ''}{first})"
+            ) from None
+    database = _sqlite_file(url)
+    if database is not None and not create and not os.path.isfile(database):
+        # SQLAlchemy would create an empty database file before Optuna finds no study in it
+        raise G2LError(
+            f"storage: {display_url(url)!r}: the SQLite file {database} does not exist; create the study first with "
+            f"optuna create-study --storage {display_url(url)} ..."
+        )
+    # pre-ping: a connection the server dropped (restart, failover, idle timeout) is replaced at checkout
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 60}
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5: documented here, not noise
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -99,10 +123,21 @@ def open_storage(
                     "grace_period": grace_period or 2 * heartbeat_interval,
                     "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
                 }
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **beats)
+            return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **beats)
     except Exception as exc:  # SQLAlchemy / driver errors: bad URL, server down, missing driver
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise G2LError(hide_password(f"storage: cannot open {display_url(url)!r}: {first}", url)) from None
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a ``sqlite:///PATH`` URL; None for other URLs and for an in-memory database."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except Exception:  # noqa: BLE001 - a malformed URL is reported by RDBStorage below
+        return None
+    return database if database and database != ":memory:" and not database.startswith("file:") else None
 
 
 def load_study(
@@ -124,3 +159,97 @@ def load_study(
             f"study {study_name!r} does not exist in {shown}; create it first with:\n"
             f"  optuna create-study --storage {shown}{extra} --study-name {study_name} --direction maximize"
         ) from None
+
+
+def _transient(exc: BaseException) -> bool:
+    """A lost or refused database connection (server restarting, network blip, SQLite busy), as opposed to bad
+    data or a logic error: worth retrying. Optuna wraps SQLAlchemy errors in StorageInternalError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa_exc.DBAPIError) and (
+            seen.connection_invalidated or isinstance(seen, (sa_exc.OperationalError, sa_exc.InterfaceError))
+        ):
+            return True
+        if isinstance(seen, (sa_exc.DisconnectionError, ConnectionError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _retrying(name: str) -> Callable[..., Any]:
+    method = getattr(RDBStorage, name)
+
+    @functools.wraps(method)
+    def call(self: ReconnectingRDBStorage, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + self.reconnect_seconds
+        delay, attempt = 0.2, 0
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                if attempt and name == "set_trial_state_values" and self._already_set(*args, **kwargs):
+                    return True  # the first attempt's commit went through before its reply was lost
+                raise
+            except Exception as exc:
+                if not _transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                if attempt == 0:
+                    _log.warning(
+                        "storage: %s failed (%s); retrying for up to %.0fs",
+                        name,
+                        _first_line(exc),
+                        self.reconnect_seconds,
+                    )
+                time.sleep(delay)
+                delay, attempt = min(2 * delay, 1.0), attempt + 1
+
+    return call
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+
+
+class ReconnectingRDBStorage(RDBStorage):
+    """Optuna's RDBStorage whose calls survive a database restart: a call that fails on a lost or refused
+    connection is retried (every 0.2 s, doubling to 1 s) for up to ``reconnect_seconds``; the connection pool pings
+    connections before use, so the first call after the restart gets a fresh one. Heartbeats retry too, so a
+    restart shorter than the grace period fails no running trial."""
+
+    reconnect_seconds: float = RECONNECT_SECONDS
+
+    def _already_set(self, trial_id: int, state: optuna.trial.TrialState, values: Any = None) -> bool:
+        return RDBStorage.get_trial(self, trial_id).state == state
+
+    for _name in (
+        "create_new_study",
+        "delete_study",
+        "set_study_user_attr",
+        "set_study_system_attr",
+        "get_study_id_from_name",
+        "get_study_name_from_id",
+        "get_study_directions",
+        "get_study_user_attrs",
+        "get_study_system_attrs",
+        "get_all_studies",
+        "create_new_trial",
+        "_create_new_trial",
+        "set_trial_param",
+        "_set_trial_param",
+        "get_trial_param",
+        "set_trial_state_values",
+        "set_trial_intermediate_value",
+        "set_trial_user_attr",
+        "set_trial_system_attr",
+        "get_trial_id_from_study_id_trial_number",
+        "get_trial",
+        "get_all_trials",
+        "_get_trials",
+        "get_best_trial",
+        "_get_best_trial_id",
+        "record_heartbeat",
+        "_get_stale_trial_ids",
+    ):
+        locals()[_name] = _retrying(_name)
+    del _name

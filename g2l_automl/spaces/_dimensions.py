@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from g2l_automl.errors import SpaceError
-from g2l_automl.structure import BRANCH_OPS, KNOWN_OPS, StructureSpec
+from g2l_automl.structure import BRANCH_OPS, KNOWN_OPS, MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, StructureSpec
 
 #: Layer fields in genome order within one layer; ``op`` comes first because it decides whether ``dilation2``
 #: (the second branch of a ``dual_conv`` layer), ``num_branches`` and the branch genes (of a ``parallel`` layer)
@@ -47,9 +47,11 @@ class Gene:
         return Gene(name, tuple(choices), stage, layer, field, branch)
 
 
-def _int(value: Any, where: str, minimum: int) -> int:
+def _int(value: Any, where: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SpaceError(f"{where}: must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise SpaceError(f"{where}: must be at most {maximum} (the structure spec's limit), got {value!r}")
     return value
 
 
@@ -96,6 +98,11 @@ class Dilations(Dimension):
         super().__init__(stages)
         self.k = _int(k, "dilations.k", 2)
         self.T = _int(T, "dilations.T", 0)
+        if self.T > MAX_DILATION.bit_length() or self.k**self.T > MAX_DILATION:  # k >= 2: T past 21 is too large anyway
+            raise SpaceError(
+                f"dilations: the largest candidate k**T = {self.k}**{self.T} exceeds the largest dilation, "
+                f"{MAX_DILATION} (2**20)"
+            )
 
     @property
     def candidates(self) -> tuple[int, ...]:
@@ -116,14 +123,14 @@ class Widths(Dimension):
 
     def __init__(self, candidates: Sequence[int] = (32, 64, 128), stages: Sequence[int] | None = None) -> None:
         super().__init__(stages)
-        self.candidates = _candidates(candidates, "widths.candidates", lambda v, w: _int(v, w, 1))
+        self.candidates = _candidates(candidates, "widths.candidates", lambda v, w: _int(v, w, 1, MAX_CHANNELS))
 
     def genes(self, template: StructureSpec, dual_capable: set[tuple[int, int]]) -> list[Gene]:
         return [Gene.make(s, None, "channels", self.candidates) for s in self._stage_indices(template)]
 
 
 def _odd(value: Any, where: str) -> int:
-    value = _int(value, where, 1)
+    value = _int(value, where, 1, MAX_KERNEL_SIZE)
     if value % 2 == 0:
         raise SpaceError(f"{where}: temporal kernel sizes must be odd, got {value}")
     return value

@@ -31,12 +31,16 @@ _MSTCNPP_R_KEY = re.compile(r"^Rs\.(\d+)\.layers\.(\d+)\.conv_dilated$")
 
 def _read_json(path: str | os.PathLike[str]) -> Any:
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         raise StructureError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise StructureError(f"{path}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise StructureError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a folder given as the file, no permission, ...
+        raise StructureError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _gene_value(key: str, value: Any) -> int:

@@ -23,10 +23,19 @@ BRANCH_OPS: tuple[str, ...] = ("conv", "sep_conv", "tgm")
 
 FORMAT = "g2l_automl.structure/1"
 
+#: Upper bounds of a layer's fields, far above any useful model (a receptive field of millions of frames, a kernel
+#: of a thousand taps, 65536 channels) and low enough that a typo is refused here rather than ending in an
+#: out-of-memory or C++ error inside torch.
+MAX_DILATION = 2**20
+MAX_KERNEL_SIZE = 1025
+MAX_CHANNELS = 65536
 
-def _check_int(value: Any, where: str, minimum: int) -> int:
+
+def _check_int(value: Any, where: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise StructureError(f"{where}: must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise StructureError(f"{where}: must be at most {maximum}, got {value!r}")
     return value
 
 
@@ -85,19 +94,19 @@ class LayerSpec:
                 object.__setattr__(self, "kernel_size", max(sizes))
 
     def validate(self, where: str = "layer") -> None:
-        _check_int(self.dilation, f"{where}.dilation", 1)
+        _check_int(self.dilation, f"{where}.dilation", 1, MAX_DILATION)
         if self.op == "parallel":  # first: the layer's kernel size is derived from the branches
             self._validate_branches(where)
-        kernel = _check_int(self.kernel_size, f"{where}.kernel_size", 1)
+        kernel = _check_int(self.kernel_size, f"{where}.kernel_size", 1, MAX_KERNEL_SIZE)
         if kernel % 2 == 0:
             raise StructureError(f"{where}.kernel_size: must be odd, got {kernel}")
-        _check_int(self.channels, f"{where}.channels", 1)
+        _check_int(self.channels, f"{where}.channels", 1, MAX_CHANNELS)
         if self.op not in KNOWN_OPS:
             raise StructureError(f"{where}.op: unknown op {self.op!r}; known ops are {', '.join(KNOWN_OPS)}")
         if self.op == "dual_conv":
             if self.dilation2 is None:
                 raise StructureError(f"{where}.dilation2: required for op 'dual_conv'")
-            _check_int(self.dilation2, f"{where}.dilation2", 1)
+            _check_int(self.dilation2, f"{where}.dilation2", 1, MAX_DILATION)
         elif self.dilation2 is not None:
             raise StructureError(f"{where}.dilation2: only allowed for op 'dual_conv', got op {self.op!r}")
         if self.op != "parallel" and self.branches is not None:
@@ -115,7 +124,7 @@ class LayerSpec:
                 raise StructureError(
                     f"{where}.branches[{b}].op: unknown branch op {branch.op!r}; branch ops are {', '.join(BRANCH_OPS)}"
                 )
-            kernel = _check_int(branch.kernel_size, f"{where}.branches[{b}].kernel_size", 1)
+            kernel = _check_int(branch.kernel_size, f"{where}.branches[{b}].kernel_size", 1, MAX_KERNEL_SIZE)
             if kernel % 2 == 0:
                 raise StructureError(f"{where}.branches[{b}].kernel_size: must be odd, got {kernel}")
 

@@ -4,6 +4,7 @@ from g2l_automl.training._checkpoint import load_checkpoint, save_checkpoint
 from g2l_automl.training._classifier import ClassifierTrainer, evaluate_classifier, predict_scores
 from g2l_automl.training._loss import segmentation_loss
 from g2l_automl.training._predict import evaluate_videos, predict, predict_probabilities
+from g2l_automl.training._threads import parse_threads, resolve_threads, torch_threads
 from g2l_automl.training._trainer import EpochCallback, Trainer, replace_trainer, resolve_device
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "EpochCallback",
     "Trainer",
     "evaluate_videos",
+    "parse_threads",
+    "resolve_threads",
+    "torch_threads",
     "load_checkpoint",
     "predict",
     "predict_probabilities",
