@@ -69,7 +69,10 @@ def _start(
 def _lost(study: optuna.Study) -> int:
     trials = study.get_trials()
     done = {tuple(sorted(t.params.items())) for t in trials if t.state == TrialState.COMPLETE}
-    failed = [t for t in trials if t.state == TrialState.FAIL and tuple(sorted(t.params.items())) not in done]
+    # a FAIL trial without parameters never held a candidate (an orphan of a database restart)
+    failed = [
+        t for t in trials if t.state == TrialState.FAIL and t.params and tuple(sorted(t.params.items())) not in done
+    ]
     return len(failed) + sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
 
 

@@ -333,10 +333,13 @@ def test_diverging_training_fails_its_trial_and_the_worker_goes_on(tmp_path, tin
 
 
 def _lost(study: optuna.Study) -> int:
-    """Parameters of FAIL trials that never completed afterwards + trials left RUNNING or WAITING."""
+    """Parameters of FAIL trials that never completed afterwards + trials left RUNNING or WAITING. A FAIL trial
+    without parameters never held a candidate (an orphan of a database restart, failed by the stale check)."""
     trials = study.get_trials()
     done = {tuple(sorted(t.params.items())) for t in trials if t.state == TrialState.COMPLETE}
-    failed = [t for t in trials if t.state == TrialState.FAIL and tuple(sorted(t.params.items())) not in done]
+    failed = [
+        t for t in trials if t.state == TrialState.FAIL and t.params and tuple(sorted(t.params.items())) not in done
+    ]
     return len(failed) + sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
 
 
@@ -457,3 +460,31 @@ def test_out_removed_or_full_mid_search_does_not_stop_the_worker(tmp_path, tiny_
     assert "No space left on device" in err and "--out" in err
     trials = optuna.load_study(study_name="s", storage=_journal(storage)).trials
     assert len(trials) == 5 and all(t.state == TrialState.COMPLETE for t in trials)
+
+
+def test_a_trial_that_never_had_a_heartbeat_is_failed_after_the_grace_period(tmp_path):
+    """A trial whose creation committed while its reply was lost (the worker's retry made another one) never gets
+    a heartbeat; the stale-trial check fails it once it is older than the grace period, and only then."""
+    import datetime
+
+    import sqlalchemy
+
+    from g2l_automl.search._storage import ReconnectingRDBStorage
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    storage = ReconnectingRDBStorage(url, heartbeat_interval=1, grace_period=5)
+    study = optuna.create_study(storage=storage, study_name="h", direction="maximize")
+    sid = study._study_id
+    orphan, young, beating = (storage.create_new_trial(sid) for _ in range(3))
+    storage.record_heartbeat(beating)
+    engine = sqlalchemy.create_engine(url)
+    past = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=60)
+    with engine.begin() as conn:  # the orphan and the beating trial started a minute ago
+        conn.execute(
+            sqlalchemy.text("UPDATE trials SET datetime_start = :t WHERE trial_id IN (:a, :b)"),
+            {"t": past, "a": orphan, "b": beating},
+        )
+    assert storage._get_stale_trial_ids(sid) == [orphan]
+    optuna.storages.fail_stale_trials(study)
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING]

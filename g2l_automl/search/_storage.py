@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import os
@@ -176,8 +177,8 @@ def _transient(exc: BaseException) -> bool:
     return False
 
 
-def _retrying(name: str) -> Callable[..., Any]:
-    method = getattr(RDBStorage, name)
+def _retrying(name: str, method: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    method = method or getattr(RDBStorage, name)
 
     @functools.wraps(method)
     def call(self: ReconnectingRDBStorage, *args: Any, **kwargs: Any) -> Any:
@@ -206,6 +207,39 @@ def _retrying(name: str) -> Callable[..., Any]:
     return call
 
 
+def _stale_or_orphaned(self: RDBStorage, study_id: int) -> list[int]:
+    """Optuna's stale trials (heartbeat older than the grace period) plus orphans: RUNNING trials that never had a
+    heartbeat and started longer ago than the grace period. An orphan is a trial whose creation committed while the
+    reply was lost in a database restart: the worker's retry created another trial and never saw this one. With
+    heartbeats on, every worker's trial gets its first heartbeat as it starts, so nothing else matches."""
+    from optuna.storages._rdb import models  # Optuna's own tables: which trials have a heartbeat row
+
+    stale = RDBStorage._get_stale_trial_ids(self, study_id)
+    grace = self.grace_period if self.grace_period is not None else 2 * (self.heartbeat_interval or 0)
+    # Optuna stores start times as naive UTC, from the creating worker's clock
+    cutoff = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=grace)
+    session = self.scoped_session()
+    try:
+        running = (
+            session.query(models.TrialModel.trial_id, models.TrialModel._datetime_start_utc)
+            .filter(models.TrialModel.state == optuna.trial.TrialState.RUNNING)
+            .filter(models.TrialModel.study_id == study_id)
+            .all()
+        )
+        old = [trial_id for trial_id, start in running if start is not None and start < cutoff]
+        beating = {
+            row[0]
+            for row in session.query(models.TrialHeartbeatModel.trial_id)
+            .filter(models.TrialHeartbeatModel.trial_id.in_(old))
+            .all()
+        }
+        orphans = [trial_id for trial_id in old if trial_id not in beating]
+        session.commit()
+    finally:
+        session.close()
+    return stale + [t for t in orphans if t not in stale]
+
+
 def _first_line(exc: BaseException) -> str:
     cause = exc.__cause__ or exc
     return next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
@@ -215,7 +249,8 @@ class ReconnectingRDBStorage(RDBStorage):
     """Optuna's RDBStorage whose calls survive a database restart: a call that fails on a lost or refused
     connection is retried (every 0.2 s, doubling to 1 s) for up to ``reconnect_seconds``; the connection pool pings
     connections before use, so the first call after the restart gets a fresh one. Heartbeats retry too, so a
-    restart shorter than the grace period fails no running trial."""
+    restart shorter than the grace period fails no running trial. A trial created by a commit whose reply was lost
+    (the retry creates another) never gets a heartbeat; the stale-trial check fails it after the grace period."""
 
     reconnect_seconds: float = RECONNECT_SECONDS
 
@@ -249,7 +284,7 @@ class ReconnectingRDBStorage(RDBStorage):
         "get_best_trial",
         "_get_best_trial_id",
         "record_heartbeat",
-        "_get_stale_trial_ids",
     ):
         locals()[_name] = _retrying(_name)
     del _name
+    _get_stale_trial_ids = _retrying("_get_stale_trial_ids", _stale_or_orphaned)
