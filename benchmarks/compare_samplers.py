@@ -49,7 +49,7 @@ from g2l_automl.config import StudyConfig, load_config
 from g2l_automl.data import PRESETS, generate, planted_dilations
 from g2l_automl.objective import EpistaticProxyObjective, ProxyObjective
 from g2l_automl.pruners import make_pruner
-from g2l_automl.reports import best_so_far, comparison_figure, trial_epochs
+from g2l_automl.reports import best_so_far, best_so_far_by_epochs, comparison_figure, study_epochs
 from g2l_automl.samplers import SAMPLERS, make_sampler
 from g2l_automl.search import (
     build_objective,
@@ -187,10 +187,9 @@ def _one_run(
     reserve = refine_top * (config.refine["epochs"] + per_trial)
 
     def search_until(budget: int) -> None:
-        spent = _epochs_spent(study, per_trial)[-1]  # a re-run continues the stored study
-        while spent < budget and len(study.trials) < args.max_trials:
+        # every trial records the epochs it trained (a re-run continues the stored study)
+        while study_epochs(study) < budget and len(study.trials) < args.max_trials:
             study.optimize(objective, n_trials=1, catch=(Exception,))
-            spent += _cost(study.get_trials(deepcopy=False)[-1], per_trial)
 
     search_until(args.epochs - reserve)
     if refine_top and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -199,36 +198,8 @@ def _one_run(
     search_until(args.epochs)  # what the refinement did not use
     seconds = time.perf_counter() - start
     final = StructureSpec.from_dict(study.best_trial.user_attrs["structure"]) if study.best_trial else None
-    return _epoch_curve(study, per_trial, args.epochs, args.step), seconds, final
-
-
-def _cost(trial: optuna.trial.FrozenTrial, per_trial: int) -> int:
-    """A trial's training epochs: the ``epochs`` the objective recorded (pruned trials: those before the prune;
-    a structure scored before: 0; refined trials: the supernet's and the scoring's); else a full candidate's."""
-    epochs = trial_epochs(trial)
-    if epochs is not None:
-        return epochs
-    return 0 if "duplicate_of" in trial.user_attrs or trial.state != TrialState.COMPLETE else per_trial
-
-
-def _epochs_spent(study: optuna.Study, per_trial: int) -> list[int]:
-    """Cumulative training epochs after each trial; [0] when empty."""
-    spent, out = 0, [0]
-    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-        spent += _cost(t, per_trial)
-        out.append(spent)
-    return out
-
-
-def _epoch_curve(study: optuna.Study, per_trial: int, budget: int, step: int) -> np.ndarray:
-    """Best value so far at every ``step`` epochs up to ``budget`` (NaN before the first COMPLETE trial)."""
-    per_trial_best = best_so_far(study)
-    spent = _epochs_spent(study, per_trial)[1:]
-    out = []
-    for mark in range(step, budget + 1, step):
-        done = [v for v, e in zip(per_trial_best, spent, strict=True) if e <= mark]
-        out.append(done[-1] if done else math.nan)
-    return np.asarray(out, dtype=float)
+    curve = best_so_far_by_epochs(study, range(args.step, args.epochs + 1, args.step))
+    return curve, seconds, final
 
 
 def _print_finals(args: argparse.Namespace, config: StudyConfig, finals: dict[str, list[StructureSpec]]) -> None:

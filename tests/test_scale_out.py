@@ -148,12 +148,13 @@ def test_four_workers_share_one_study(backend, tmp_path, request):
     assert all(t.state == TrialState.COMPLETE for t in evo.trials)
 
 
-def _slow_config(tmp_path: Path, data: Path) -> Path:
+def _slow_config(tmp_path: Path, data: Path, epochs: int = 6) -> Path:
+    """The tiny config on ``data`` with ``epochs`` epochs a candidate and a G2L population of 3."""
     config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
     config["data"]["root"] = str(data)
-    config["training"]["epochs"] = 6
+    config["training"]["epochs"] = epochs
     config["samplers"]["g2l"]["population_size"] = 3
-    path = tmp_path / "slow.yaml"
+    path = tmp_path / f"slow{epochs}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -349,12 +350,7 @@ def test_workers_survive_kills_and_a_database_restart(restartable_postgres, tmp_
     url, restart = restartable_postgres
     name = "faults"
     _create(url, name)
-    config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
-    config["data"]["root"] = str(tiny_data)
-    config["training"]["epochs"] = 2
-    config["samplers"]["g2l"]["population_size"] = 3
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = _slow_config(tmp_path, tiny_data, epochs=2)
     beat = ["--heartbeat-interval", "1", "--grace-period", "6", "--device", "cpu"]
 
     def start(seed: int) -> subprocess.Popen:

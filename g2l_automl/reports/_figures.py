@@ -143,10 +143,10 @@ def trial_epochs(trial: FrozenTrial) -> int | None:
     return int(value)
 
 
-def best_so_far_by_epochs(study: optuna.Study, grid: Sequence[float]) -> np.ndarray | None:
-    """The best value after the training epochs of ``grid`` (trials counted in number order, each at its
-    recorded :func:`trial_epochs`; NaN before the first COMPLETE one), single objective; None when a finished
-    trial did not record its epochs (a study from before they were recorded)."""
+def _epoch_points(study: optuna.Study) -> list[tuple[int, float]] | None:
+    """``(epochs spent, best value)`` after each finished trial in number order (each at its
+    :func:`trial_epochs`; a FAIL trial that recorded nothing failed before training and cost nothing); None when a
+    COMPLETE or PRUNED trial did not record its epochs (a study from before they were recorded)."""
     maximize = study.direction == StudyDirection.MAXIMIZE
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     spent, best, points = 0, math.nan, []
@@ -154,31 +154,31 @@ def best_so_far_by_epochs(study: optuna.Study, grid: Sequence[float]) -> np.ndar
         epochs = trial_epochs(t)
         if epochs is None:
             if t.state == TrialState.FAIL:
-                continue  # a trial that failed before training recorded nothing and cost nothing
+                continue
             return None
         spent += epochs
         if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
             if best != best or (t.value > best if maximize else t.value < best):
                 best = t.value
         points.append((spent, best))
-    out = np.full(len(grid), math.nan)
-    for k, g in enumerate(grid):
-        for x, y in points:  # the last point at or before g
-            if x > g:
-                break
-            out[k] = y
-    return out
+    return points
+
+
+def best_so_far_by_epochs(study: optuna.Study, grid: Sequence[float]) -> np.ndarray | None:
+    """The best value after the training epochs of ``grid`` (NaN before the first COMPLETE trial), single
+    objective; None when a finished trial did not record its epochs (see :func:`study_epochs`)."""
+    points = _epoch_points(study)
+    if points is None:
+        return None
+    spent = np.array([x for x, _ in points])
+    best = np.array([math.nan] + [y for _, y in points])
+    return best[np.searchsorted(spent, np.asarray(grid, dtype=float), side="right")]
 
 
 def study_epochs(study: optuna.Study) -> int | None:
     """Total training epochs of a study's finished trials, or None when one did not record them."""
-    total = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
-        epochs = trial_epochs(t)
-        if epochs is None and t.state != TrialState.FAIL:
-            return None
-        total += epochs or 0
-    return total
+    points = _epoch_points(study)
+    return None if points is None else (points[-1][0] if points else 0)
 
 
 def comparison_figure(
