@@ -28,6 +28,7 @@ setup(
         # the driver that SQLAlchemy 2.1 picks for a plain postgresql:// URL, so the documented storage URL works
         "psycopg[binary]>=3.1",
     ],
-    extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
+    # optunahub: tests/test_optunahub_packages.py loads optunahub/package/* with optunahub.load_local_module
+    extras_require={"test": ["pytest>=7", "ruff>=0.4", "optunahub>=0.5"]},
     entry_points={"console_scripts": ["g2l-optimize=g2l_automl.cli:main"]},
 )

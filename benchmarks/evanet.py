@@ -2,8 +2,12 @@
 
 Arms, each run over the same seeds (a seed sets the sampler, the initial weights and the training order):
 - ``evanet``: EvolutionSampler (EvaNet Alg. 1) over the kernel space of EvaNet Sec. 4.1-4.2 on MS-TCN's layers:
-  every layer is ``conv``, ``sep_conv``, ``tgm`` or a ``parallel`` module of 1-3 such branches (averaged), each
-  layer or branch with a temporal kernel length in {1, 3, 5, 7, 9, 11}; dilations stay MS-TCN's ``2**i``.
+  every layer is ``conv``, ``conv2plus1d`` (EvaNet's (2+1)D), ``sep_conv``, ``tgm``, ``max_pool``, ``avg_pool`` or
+  a ``parallel`` module under EvaNet's rules (Sec. 5.2): 2-3 convolution branches (``conv``, ``conv2plus1d``,
+  ``sep_conv``, ``tgm``) and 1-2 pooling branches, averaged; each layer or branch with a temporal length in
+  {1, 3, 5, 7, 9, 11}; dilations stay MS-TCN's ``2**i``.
+- ``ops``: one model per op, MS-TCN with every layer that op (kernel 3, ``2**i``), trained once per seed, and the
+  EvaNet module ``[conv2plus1d3|conv3|max_pool3]`` everywhere: which op wins with nothing else searched.
 - ``dilations``: EvolutionSampler over G2L's dilation space {2^0..2^5} with MS-TCN's conv layers of kernel 3.
 - ``mstcn``: the hand-designed MS-TCN (``2**i``, kernel 3), trained once (budget 1).
 - ``mstcn-restarts``: the same MS-TCN trained from ``--trials`` initialisations, the best on validation kept: the
@@ -14,8 +18,10 @@ a validation part of the train list (its fitness); the same model's F1@10 on the
 seen by the search, and reported for each search's best trial. Output: a markdown table (best validation F1@10
 mean +- std over seeds, test F1@10 of the best, parameters of the best) with the machine it ran on.
 
-    python benchmarks/evanet.py             # tiny preset, 3 seeds, 10 trials per search (about 5 minutes)
+    python benchmarks/evanet.py             # tiny preset, 3 seeds, 10 trials per search (13 min on a busy 2-core VM)
+    python benchmarks/evanet.py --arms evanet ops   # only those arms
     python benchmarks/evanet.py --quick     # smoke test: 2 seeds, 3 trials, 2 epochs, 12 videos
+    python benchmarks/evanet.py --storage sqlite:///evanet.db   # keep the search studies (evanet-seed0, ...)
 """
 
 from __future__ import annotations
@@ -38,6 +44,13 @@ from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer, evaluate_videos
 
 KERNELS = (1, 3, 5, 7, 9, 11)
+CONVS = ("conv", "conv2plus1d", "sep_conv", "tgm")
+ARMS = ("evanet", "dilations", "mstcn", "mstcn-restarts", "ops")
+#: The ``ops`` arm: name -> layer changes applied to every layer of the base (kernel 3, dilations 2**i kept).
+OP_MODELS: dict[str, dict] = {
+    **{op: {"op": op} for op in CONVS + ("max_pool", "avg_pool")},
+    "evanet module": {"op": "parallel", "branches": (("conv2plus1d", 3), ("conv", 3), ("max_pool", 3))},
+}
 
 
 def spaces(base: StructureSpec) -> dict[str, SearchSpace]:
@@ -46,13 +59,21 @@ def spaces(base: StructureSpec) -> dict[str, SearchSpace]:
         "evanet": SearchSpace(
             base,
             [
-                Ops(("conv", "sep_conv", "tgm", "parallel")),
+                Ops(CONVS + ("max_pool", "avg_pool", "parallel")),
                 Kernels(KERNELS),
-                Modules(max_branches=3, ops=("conv", "sep_conv", "tgm"), kernel_sizes=KERNELS),
+                Modules(min_branches=2, max_branches=3, ops=CONVS, kernel_sizes=KERNELS, min_pools=1, max_pools=2),
             ],
         ),
         "dilations": SearchSpace(base, [Dilations(k=2, T=5)]),
     }
+
+
+def op_model(base: StructureSpec, changes: dict) -> StructureSpec:
+    """``base`` with every layer changed by ``changes``."""
+    spec = base
+    for s, i, _ in base.layers():
+        spec = spec.with_layer(s, i, **changes)
+    return spec
 
 
 def _describe(spec: StructureSpec) -> str:
@@ -103,7 +124,8 @@ def run(args: argparse.Namespace) -> None:
         searched = spaces(base)
         train_names, val_names = dataset.train_val_split(1, args.val_fraction, 0)
         videos = (dataset.load(train_names), dataset.load(val_names), dataset.load(dataset.split("test", 1)))
-        results: dict[str, list[dict]] = {name: [] for name in ("evanet", "dilations", "mstcn", "mstcn-restarts")}
+        results: dict[str, list[dict]] = {name: [] for name in ARMS if name in args.arms and name != "ops"}
+        op_results: dict[str, list[dict]] = {name: [] for name in OP_MODELS} if "ops" in args.arms else {}
         for seed in args.seeds:
             trainer = Trainer(
                 epochs=args.epochs,
@@ -117,7 +139,20 @@ def run(args: argparse.Namespace) -> None:
             arms = [(name, space, args.trials) for name, space in searched.items()]
             arms.append(("mstcn", searched["dilations"], 1))  # the baselines: MS-TCN enqueued
             arms.append(("mstcn-restarts", searched["dilations"], args.trials))
-            for name, space, budget in arms:
+            for name, changes in op_results and OP_MODELS.items():
+                began = time.perf_counter()
+                dim = videos[0][0].features.shape[0]
+                model = build_model(op_model(base, changes), dim, dataset.num_classes, seed=seed)
+                history = trainer.fit(model, videos[0], videos[1], bg_labels=dataset.bg_labels)
+                op_results[name].append(
+                    {
+                        "val": history[-1]["val"]["F1@10"],
+                        "test": evaluate_videos(model, videos[2], dataset.bg_labels)["F1@10"],
+                        "params": sum(p.numel() for p in model.parameters()),
+                        "seconds": time.perf_counter() - began,
+                    }
+                )
+            for name, space, budget in [arm for arm in arms if arm[0] in results]:
                 sampler = EvolutionSampler(
                     space,
                     population_size=args.population,
@@ -127,7 +162,13 @@ def run(args: argparse.Namespace) -> None:
                     seed=seed,
                 )
                 # no pruner: this objective reports nothing, but create_study's default would be MedianPruner
-                study = optuna.create_study(direction="maximize", sampler=sampler, pruner=optuna.pruners.NopPruner())
+                study = optuna.create_study(
+                    storage=args.storage,
+                    study_name=f"{name}-seed{seed}" if args.storage else None,
+                    direction="maximize",
+                    sampler=sampler,
+                    pruner=optuna.pruners.NopPruner(),
+                )
                 for _ in range(budget if name.startswith("mstcn") else int(args.seed_baseline)):
                     study.enqueue_trial(space.to_params(base))
                 began = time.perf_counter()
@@ -144,23 +185,40 @@ def run(args: argparse.Namespace) -> None:
                         "budget": len(study.trials),
                     }
                 )
-        _print(args, results, time.perf_counter() - start_all)
+        _print(args, results, op_results, time.perf_counter() - start_all)
 
 
-def _print(args: argparse.Namespace, results: dict[str, list[dict]], seconds: float) -> None:
+def _print_ops(op_results: dict[str, list[dict]]) -> None:
+    print("\n| every layer (kernel 3, dilations 2^i) | val F1@10 | test F1@10 | params | seconds |")
+    print("|---|---|---|---|---|")
+    for name, runs in op_results.items():
+        val, test = np.array([r["val"] for r in runs]), np.array([r["test"] for r in runs])
+        print(
+            f"| `{name}` | {val.mean():.1f} +- {val.std():.1f} | {test.mean():.1f} +- {test.std():.1f} | "
+            f"{runs[0]['params'] / 1e3:.1f}k | {sum(r['seconds'] for r in runs):.0f} |"
+        )
+
+
+def _print(
+    args: argparse.Namespace, results: dict[str, list[dict]], op_results: dict[str, list[dict]], seconds: float
+) -> None:
     print(
         f"preset {args.preset}, MS-TCN base {args.stages}x{args.layers}x{args.channels}, {args.epochs} epochs a "
         f"candidate, seeds {args.seeds}, population {args.population}; machine: {platform.system()} "
         f"{platform.machine()}, {os.cpu_count()} CPUs, {args.threads} torch thread(s), torch {torch.__version__}, "
         f"optuna {optuna.__version__}; {seconds:.0f} s in all\n"
     )
+    if op_results:
+        _print_ops(op_results)
+    if not results:
+        return
     labels = {
         "evanet": "evolution, EvaNet kernel space (ops + kernels + modules)",
         "dilations": "evolution, dilations only",
         "mstcn": "hand-designed MS-TCN",
         "mstcn-restarts": "hand-designed MS-TCN, best of N initialisations",
     }
-    print("| search | budget (trials) | best val F1@10 | test F1@10 of the best | params of the best | seconds |")
+    print("\n| search | budget (trials) | best val F1@10 | test F1@10 of the best | params of the best | seconds |")
     print("|---|---|---|---|---|---|")
     for name, runs in results.items():
         val = np.array([r["val"] for r in runs])
@@ -172,7 +230,7 @@ def _print(args: argparse.Namespace, results: dict[str, list[dict]], seconds: fl
             f"{sum(r['seconds'] for r in runs):.0f} |"
         )
     print("\nbest structures (seed: val / test F1@10: layers)")
-    for name in ("evanet", "dilations"):
+    for name in [n for n in ("evanet", "dilations") if n in results]:
         for seed, r in zip(args.seeds, results[name], strict=True):
             print(f"- {name} seed {seed}: {r['val']:.1f} / {r['test']:.1f}: {r['structure']}")
 
@@ -191,6 +249,8 @@ def main() -> None:
     parser.add_argument("--val-fraction", type=float, default=0.25)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core VM)")
     parser.add_argument("--seed-baseline", action="store_true", help="enqueue MS-TCN into both searches")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms to run (default: all)")
+    parser.add_argument("--storage", default=None, help="keep the search studies here, named ARM-seedS")
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 seeds, 3 trials, 2 epochs, 12 videos")
     args = parser.parse_args()
     if args.quick:

@@ -6,7 +6,10 @@ Each cell creates a fresh study and starts W workers with ``--n-trials TOTAL/W``
 with ``g2l-optimize make-synthetic``; its throughput is TOTAL / the wall time from the first start to the last exit
 (process start-up included: that is what a host pays). Ratios are against one worker with the default threads.
 
-    python benchmarks/worker_throughput.py [--total 8] [--epochs 3] [--workers 1 2 4]
+    python benchmarks/worker_throughput.py [--total 8] [--epochs 3] [--workers 1 2 4] [--model 2x6x32]
+        [--settings default one auto]
+
+One default worker alone is always measured (the base of every ratio); ``--settings`` chooses what else runs.
 """
 
 from __future__ import annotations
@@ -55,28 +58,41 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=8, help="trials per cell, shared among its workers")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--model", default="2x6x32", help="MS-TCN stages x layers x channels (default: 2x6x32)")
+    parser.add_argument(
+        "--settings", nargs="+", choices=("default", "one", "auto"), default=["default", "one", "auto"],
+        help="thread settings to measure (one default worker alone is always measured)",
+    )  # fmt: skip
     args = parser.parse_args()
+    stages, layers, channels = (int(v) for v in args.model.split("x"))
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     cores = torch.get_num_threads()
-    settings = {f"default ({cores} threads each)": str(cores), "1 thread each": "1", "auto": "auto"}
+    named = {
+        "default": (f"default ({cores} threads each)", str(cores)),
+        "one": ("1 thread each", "1"),
+        "auto": ("auto", "auto"),
+    }
+    settings = dict(named[key] for key in ["default", *[k for k in args.settings if k != "default"]])
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         subprocess.run([G2L, "make-synthetic", str(tmp / "data"), "--preset", "tiny"], check=True, capture_output=True)
         config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
         config["data"]["root"] = str(tmp / "data")
-        config["structure"] = {"default": "mstcn", "num_stages": 2, "num_layers": 6, "channels": 32}
+        config["structure"] = {"default": "mstcn", "num_stages": stages, "num_layers": layers, "channels": channels}
         config["space"] = {"dilations": {"k": 2, "T": 6}}
         config["training"]["epochs"] = args.epochs
         path = tmp / "config.yaml"
         path.write_text(yaml.safe_dump(config))
         print(
             f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} logical CPUs, torch {torch.__version__}; "
-            f"{args.total} trials per cell ({args.epochs} epochs, MS-TCN 2x6x32, tiny preset), journal storage"
+            f"{args.total} trials per cell ({args.epochs} epochs, MS-TCN {args.model}, tiny preset), journal storage"
         )
         rates: dict[tuple[str, int], float] = {}
         print(f"{'threads':<26} {'workers':>7} {'trials':>6} {'seconds':>8} {'cand/hour':>9} {'vs 1 default':>12}")
         for workers in args.workers:
             for label, threads in settings.items():
+                if workers > 1 and label == named["default"][0] and "default" not in args.settings:
+                    continue
                 seconds, done = cell(tmp, path, workers, threads, args.total, f"{threads}-{workers}")
                 rates[label, workers] = 3600 * done / seconds
                 base = rates.get((next(iter(settings)), 1))

@@ -33,3 +33,7 @@ class SpaceError(G2LError, ValueError):
 
 class ConfigError(G2LError, ValueError):
     """An invalid study config file (names the file and the field)."""
+
+
+class ParameterError(G2LError, ValueError):
+    """An invalid constructor argument of a sampler, pruner, assessor or objective (names the parameter)."""

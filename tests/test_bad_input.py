@@ -16,6 +16,7 @@ import optuna
 import pytest
 import torch
 import yaml
+from _cli import cli_argv
 from _tiny_study import CONFIG, frozen_trial, spec_with
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
@@ -87,37 +88,16 @@ def _out_path(tmp_path: Path, kind: str, want: str) -> tuple[Path, str]:
     return Path("/proc/g2l-no-such") / ("out" if want == "dir" else "out.json"), "cannot write"
 
 
+def _search(url: str, data: Path, *extra: object, config: object = CONFIG) -> list[str]:
+    """``search`` on study 's' of ``url`` with ``config`` and dataset ``data``, then ``extra``."""
+    return cli_argv("search", *extra, storage=url, study_name="s", config=config, data=data)
+
+
 DIR_COMMANDS = {
-    "search": [
-        "search",
-        "--storage",
-        "{url}",
-        "--study-name",
-        "s",
-        "--config",
-        CONFIG,
-        "--data",
-        "{data}",
-        "--n-trials",
-        "1",
-        "--device",
-        "cpu",
-        "--out",
-        "{out}",
-    ],
-    "refine": [
-        "refine",
-        "--storage",
-        "{url}",
-        "--study-name",
-        "s",
-        "--config",
-        CONFIG,
-        "--data",
-        "{data}",
-        "--out",
-        "{out}",
-    ],
+    "search": cli_argv(
+        "search", storage="{url}", study_name="s", config=CONFIG, data="{data}", n_trials=1, device="cpu", out="{out}"
+    ),
+    "refine": cli_argv("refine", storage="{url}", study_name="s", config=CONFIG, data="{data}", out="{out}"),
     "train": ["train", "--data", "{data}", "--default", "mstcn", "--epochs", "1", "--out", "{out}"],
     "make-synthetic": ["make-synthetic", "{out}", "--preset", "tiny"],
     "videonas": ["videonas", "--config", VIDEONAS, "--out", "{out}"],
@@ -154,19 +134,7 @@ def test_a_negative_seed_is_refused(tmp_path, tiny_data, capsys, command):
     if command == "make-synthetic":
         argv = ["make-synthetic", tmp_path / "syn", "--seed", "-1"]
     else:
-        argv = [
-            "search",
-            "--storage",
-            url,
-            "--study-name",
-            "s",
-            "--config",
-            CONFIG,
-            "--data",
-            tiny_data,
-            "--seed",
-            "-1",
-        ]
+        argv = _search(url, tiny_data, "--seed", "-1")
     _one_line(capsys, argv, "seed", "-1")
     assert _tree(tmp_path) == before and _n_trials(url) == 0
 
@@ -249,7 +217,7 @@ def test_a_storage_file_that_is_not_a_journal(tmp_path, tiny_data, capsys, conte
     log = tmp_path / "notes.log"
     log.write_bytes(content)
     before = _tree(tmp_path)
-    argv = ["search", "--storage", log, "--study-name", "s", "--config", CONFIG, "--data", tiny_data]
+    argv = cli_argv("search", storage=log, study_name="s", config=CONFIG, data=tiny_data)
     _one_line(capsys, argv, log, "is not an Optuna journal file", message)
     assert _tree(tmp_path) == before
 
@@ -259,7 +227,7 @@ def test_a_missing_sqlite_file_is_refused_and_not_created(tmp_path, tiny_data, c
     db = tmp_path / "missing.db"
     url = f"sqlite:///{db}"
     if command == "search":
-        argv = ["search", "--storage", url, "--study-name", "s", "--config", CONFIG, "--data", tiny_data]
+        argv = _search(url, tiny_data)
     else:
         argv = ["report", "--storage", url, "--study-name", "s", "--out", tmp_path / "r.html"]
     _one_line(capsys, argv, db, "does not exist", "optuna create-study")
@@ -319,7 +287,7 @@ def test_a_bad_checkpoint_names_the_file_and_field(handmade, tmp_path, capsys, k
     [("dilation", 2**62, MAX_DILATION), ("kernel_size", 10**6 + 1, MAX_KERNEL_SIZE), ("channels", 10**7, MAX_CHANNELS)],
 )
 def test_layer_fields_are_bounded(tmp_path, tiny_data, capsys, field, value, limit):
-    with pytest.raises(StructureError, match=f"layer.{field}: must be at most {limit}"):
+    with pytest.raises(StructureError, match=f"layer.{field}: must be an integer <= {limit}"):
         LayerSpec(**{field: value}).validate()
     LayerSpec(**{field: limit}).validate()  # the limit itself is allowed
     layer = {"dilation": 1, "kernel_size": 3, "channels": 8, field: value}
@@ -330,7 +298,7 @@ def test_layer_fields_are_bounded(tmp_path, tiny_data, capsys, field, value, lim
         capsys,
         ["train", "--data", tiny_data, "--structure", structure, "--out", out],
         structure,
-        f"stages[0].layers[0].{field}: must be at most {limit}",
+        f"stages[0].layers[0].{field}: must be an integer <= {limit}",
     )
     assert not out.exists()
 
@@ -339,8 +307,8 @@ def test_layer_fields_are_bounded(tmp_path, tiny_data, capsys, field, value, lim
     ("space", "message"),
     [
         ({"dilations": {"k": 2, "T": 30}}, "exceeds the largest dilation"),
-        ({"kernels": {"sizes": [3, 2001]}}, f"must be at most {MAX_KERNEL_SIZE}"),
-        ({"widths": {"candidates": [16, 10**7]}}, f"must be at most {MAX_CHANNELS}"),
+        ({"kernels": {"sizes": [3, 2001]}}, f"must be an integer <= {MAX_KERNEL_SIZE}"),
+        ({"widths": {"candidates": [16, 10**7]}}, f"must be an integer <= {MAX_CHANNELS}"),
     ],
 )
 def test_a_search_space_beyond_the_bounds_is_refused(tmp_path, tiny_data, capsys, space, message):
@@ -349,7 +317,7 @@ def test_a_search_space_beyond_the_bounds_is_refused(tmp_path, tiny_data, capsys
     config = tmp_path / "big.yaml"
     config.write_text(yaml.safe_dump(raw))
     url = _study(tmp_path)
-    argv = ["search", "--storage", url, "--study-name", "s", "--config", config, "--data", tiny_data]
+    argv = _search(url, tiny_data, config=config)
     _one_line(capsys, argv, config, message)
     assert _n_trials(url) == 0
 
@@ -375,8 +343,8 @@ def test_bad_option_values_are_refused(tmp_path, tiny_data, capsys, command, opt
     url = _study(tmp_path, frozen_trial(10.0, spec_with(1, 2)))
     out = tmp_path / "out"
     argv = {
-        "search": ["search", "--storage", url, "--study-name", "s", "--config", CONFIG, "--data", tiny_data],
-        "refine": ["refine", "--storage", url, "--study-name", "s", "--config", CONFIG, "--data", tiny_data],
+        "search": _search(url, tiny_data),
+        "refine": cli_argv("refine", storage=url, study_name="s", config=CONFIG, data=tiny_data),
         "report": ["report", "--storage", url, "--study-name", "s", "--out", out],
         "train": ["train", "--data", tiny_data, "--default", "mstcn", "--out", out],
     }[command]
@@ -396,7 +364,7 @@ def test_a_config_whose_space_differs_from_the_studys_trials(tmp_path, tiny_data
         value=1.0, params={gene: 128}, distributions={gene: CategoricalDistribution((1, 2, 128))}
     )  # drawn from another space
     url = _study(tmp_path, other)
-    argv = ["search", "--storage", url, "--study-name", "s", "--config", CONFIG, "--data", tiny_data]
+    argv = _search(url, tiny_data)
     _one_line(capsys, argv, CONFIG, "study 's'", gene, "does not match")
     assert _n_trials(url) == 1
 
@@ -415,8 +383,7 @@ def test_suggest_and_flops_fail_the_trial_alone(tmp_path, tiny_data, capsys, mon
         monkeypatch.setattr(SegmentationObjective, "evaluate", lambda *a, **k: fake)
         monkeypatch.setattr(SegmentationObjective, "flops", boom)
     url = _study(tmp_path)
-    argv = ["search", "--storage", url, "--study-name", "s", "--config", CONFIG, "--data", tiny_data,
-            "--n-trials", "1", "--device", "cpu"]  # fmt: skip
+    argv = _search(url, tiny_data, "--n-trials", "1", "--device", "cpu")
     assert main([str(a) for a in argv]) == 0
     (trial,) = optuna.load_study(study_name="s", storage=url).trials
     assert trial.state == TrialState.FAIL and f"boom in {where}" in trial.user_attrs["error"]
@@ -424,7 +391,7 @@ def test_suggest_and_flops_fail_the_trial_alone(tmp_path, tiny_data, capsys, mon
 
 def test_refine_names_the_trial_with_a_malformed_structure(tmp_path, tiny_data, capsys):
     url = _study(tmp_path, create_trial(value=5.0, user_attrs={"structure": {"stages": "not a list"}}))
-    argv = ["refine", "--storage", url, "--study-name", "s", "--config", CONFIG, "--data", tiny_data, "--top", "1"]
+    argv = cli_argv("refine", storage=url, study_name="s", config=CONFIG, data=tiny_data, top=1)
     _one_line(capsys, argv, "trial 0", "user attr 'structure'", "stages")
     assert _n_trials(url) == 1
 

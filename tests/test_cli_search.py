@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from _cli import OPTUNA, cli_argv, create_study
 from optuna.trial import TrialState
 
 from g2l_automl.cli import main
@@ -21,42 +21,25 @@ from g2l_automl.structure import StructureSpec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 BIN = Path(sys.executable).parent
-OPTUNA = [str(BIN / "optuna")] if (BIN / "optuna").exists() else [shutil.which("optuna") or "optuna"]
 DASHBOARD = str(BIN / "optuna-dashboard") if (BIN / "optuna-dashboard").exists() else "optuna-dashboard"
-
-
-def _create_study(storage: str, name: str, *extra: str) -> None:
-    subprocess.run(
-        [*OPTUNA, "create-study", "--storage", storage, "--study-name", name, *extra], check=True, capture_output=True
-    )
 
 
 def test_search_on_a_study_made_by_optuna_create_study(tmp_path, tiny_data, capsys):
     storage = f"sqlite:///{tmp_path / 'g2l.db'}"
-    _create_study(storage, "s", "--direction", "maximize")
-    argv = [
-        "search",
-        "--storage",
-        storage,
-        "--study-name",
-        "s",
-        "--config",
-        str(STUDIES / "synthetic-tiny.yaml"),
-        "--data",
-        str(tiny_data),
-        "--n-trials",
-        "5",
-        "--seed",
-        "0",
-        "--seed-baseline",
-        "--device",
-        "cpu",
-        "--out",
-        str(tmp_path / "best"),
-    ]
+    create_study(storage, "s", "--direction", "maximize")
+    argv = cli_argv(
+        "search", storage=storage, study_name="s", config=STUDIES / "synthetic-tiny.yaml", data=tiny_data,
+        n_trials=5, seed=0, seed_baseline=True, device="cpu", out=tmp_path / "best",
+    )  # fmt: skip
     assert main(argv) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "best trial" in out and "stage 0 dilations" in out
+    # progress with an ETA after each trial (no terminal: one line each), the best so far at each generation's end
+    progress = [line for line in captured.err.splitlines() if line.startswith("progress")]
+    assert len(progress) == 5 and "1/5 [" in progress[0] and "<" in progress[0] and "5/5 [" in progress[-1]
+    (generation,) = [line for line in out.splitlines() if line.startswith("generation")]
+    assert generation.startswith("generation 0 done: best ") and "1x4 d " in generation
     study = optuna.load_study(study_name="s", storage=storage)
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(complete) == 5
@@ -115,25 +98,12 @@ def _check_dashboard(storage: str, n_trials: int) -> None:
 
 def test_two_worker_processes_on_one_journal_file(tmp_path, tiny_data):
     journal = str(tmp_path / "journal.log")
-    _create_study(journal, "w", "--storage-class", "JournalFileBackend", "--direction", "maximize")
-    cmd = [
-        sys.executable,
-        "-m",
-        "g2l_automl.cli",
-        "search",
-        "--storage",
-        journal,
-        "--study-name",
-        "w",
-        "--config",
-        str(STUDIES / "synthetic-tiny.yaml"),
-        "--data",
-        str(tiny_data),
-        "--n-trials",
-        "4",
-        "--device",
-        "cpu",
-    ]
+    create_study(journal, "w", "--storage-class", "JournalFileBackend", "--direction", "maximize")
+    search = cli_argv(
+        "search", storage=journal, study_name="w", config=STUDIES / "synthetic-tiny.yaml", data=tiny_data, n_trials=4,
+        device="cpu",
+    )  # fmt: skip
+    cmd = [sys.executable, "-m", "g2l_automl.cli", *search]
     procs = [
         subprocess.Popen([*cmd, "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for seed in range(2)
@@ -168,24 +138,12 @@ def test_search_errors_are_one_clear_line(tmp_path, tiny_data, capsys, setup, me
         config = tmp_path / "bad.yaml"
         config.write_text("spaces: {}\n")
     if setup == "minimize":
-        _create_study(storage, "s", "--direction", "minimize")
+        create_study(storage, "s", "--direction", "minimize")
     elif setup != "no-study":
-        _create_study(storage, "s", "--direction", "maximize")
+        create_study(storage, "s", "--direction", "maximize")
     if setup == "no-journal":
         storage = str(tmp_path / "missing.log")
-    argv = [
-        "search",
-        "--storage",
-        storage,
-        "--study-name",
-        "s",
-        "--config",
-        str(config),
-        "--data",
-        str(tiny_data),
-        "--n-trials",
-        "1",
-    ]
+    argv = cli_argv("search", storage=storage, study_name="s", config=config, data=tiny_data, n_trials=1)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err

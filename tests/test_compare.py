@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from _cli import cli_argv
 from _tiny_study import BASE, CONFIG, frozen_trial, spec_with
 from optuna.trial import TrialState, create_trial
 
@@ -141,8 +142,7 @@ def test_study_arms_refuse_multi_objective_and_empty_studies():
 
 
 def _argv(tiny_data: Path, *extra: str) -> list[str]:
-    return ["compare", "--config", str(CONFIG), "--data", str(tiny_data), "--device", "cpu", "--epochs", "2",
-            "--seeds", "2", *extra]  # fmt: skip
+    return cli_argv("compare", *extra, config=CONFIG, data=tiny_data, device="cpu", epochs=2, seeds=2)
 
 
 def test_compare_files_end_to_end(tmp_path, tiny_data, capsys, one_torch_thread):

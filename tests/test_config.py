@@ -224,3 +224,31 @@ def test_bad_values_fail_at_load_naming_the_field(tmp_path, old, new, field):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(path) in str(info.value) and field in str(info.value)
+
+
+def test_the_config_makes_its_trainer_local_search_and_population(tmp_path):
+    config = load_config(_write(tmp_path, TINY))
+    trainer = config.trainer("cpu")
+    assert (trainer.epochs, trainer.batch_size, trainer.seed, trainer.progress) == (3, 2, 0, False)
+    assert config.trainer("cpu", epochs=7).epochs == 7
+    search = config.local_search("cpu", epochs=4, interval=None)
+    assert search.epochs == 4 and search.interval == config.refine["interval"]
+    # no samplers.g2l section: the G2L sampler's own default M; given: the config's
+    from g2l_automl.samplers import G2LGeneticSampler
+
+    space = config.space
+    assert config.population_size == G2LGeneticSampler(space).population_size == 50
+    with_g2l = load_config(
+        _write(tmp_path, TINY.replace("samplers:\n", "samplers:\n  g2l: {population_size: 6}\n"), "m.yaml")
+    )
+    assert with_g2l.population_size == 6
+
+
+def test_config_does_not_import_search_or_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, g2l_automl.config\nprint('g2l_automl.search' in sys.modules, 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

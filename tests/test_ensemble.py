@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from _cli import cli_argv
 from _tiny_study import BASE, CONFIG, frozen_trial, spec_with
 from optuna.trial import TrialState, create_trial
 
@@ -18,6 +19,9 @@ from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES
 from g2l_automl.models import build_model
 from g2l_automl.search import late_fusion, select_members, summarize_structure
+from g2l_automl.search._diversity import hamming_distance, pairwise_distances, structure_genes
+from g2l_automl.search._ensemble import DEFAULT_MIN_DISTANCE
+from g2l_automl.spaces import Depths, Dilations, Kernels, Modules, Ops, SearchSpace
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import predict, predict_probabilities
 
@@ -94,6 +98,58 @@ def test_a_study_with_nothing_to_ensemble_is_a_clear_error():
         select_members(study, 3)
 
 
+# -- diversity: the members' Hamming distance --------------------------------------------------------------------
+
+
+def test_hamming_distance_counts_the_genes_that_differ():
+    space = SearchSpace(
+        StructureSpec.mstcn(1, 3, channels=4),
+        [
+            Dilations(k=2, T=3),
+            Ops(("conv", "conv2plus1d", "tgm", "max_pool", "parallel")),
+            Kernels((1, 3, 5)),
+            Modules(max_branches=3, kernel_sizes=(1, 3), max_pools=2),
+            Depths((2, 3)),
+        ],
+    )
+    rng = np.random.RandomState(0)
+    missing = object()
+    for _ in range(200):
+        a, b = (space.to_structure(space.sample(rng)) for _ in range(2))
+        pa, pb = space.to_params(a), space.to_params(b)
+        # the structure's genes are the space's active genes (plus the unsearched fields, equal here)
+        assert {k: v for k, v in structure_genes(a).items() if k in space.names} == pa
+        genes = sum(pa.get(k, missing) != pb.get(k, missing) for k in pa.keys() | pb.keys())
+        assert hamming_distance(a, b) == hamming_distance(b, a) == genes
+        assert hamming_distance(a, a) == 0
+    wider = StructureSpec.mstcn(1, 3, channels=8)
+    assert hamming_distance(StructureSpec.mstcn(1, 3, channels=4), wider) == 1  # a stage's width is one gene
+    assert pairwise_distances([BASE, _spec(2), _spec(2, 4, 8)]) == [[0, 1, 3], [1, 0, 2], [3, 2, 0]]
+
+
+def test_members_are_at_least_min_distance_apart():
+    best = _spec(1, 2, 4, 8)
+    study = optuna.create_study(direction="maximize")
+    for value, spec in [
+        (90.0, best),  # 0
+        (80.0, _spec(2, 2, 4, 8)),  # 1: one gene from 0
+        (70.0, _spec(2, 4, 4, 8)),  # 2: two genes from 0, one from 1
+        (60.0, _spec(8, 8, 8, 4)),  # 3: four from 0, three from 1 and 2
+        (50.0, _spec(1, 1, 1, 1)),  # 4: three from 0, four from 1 and 3, three from 2
+    ]:
+        study.add_trial(_trial(value, spec))
+    picks = {d: [t.number for t, _ in select_members(study, top=3, min_distance=d)[0]] for d in (1, 2, 3, 4)}
+    assert picks == {1: [0, 1, 2], 2: [0, 2, 3], 3: [0, 3, 4], 4: [0, 3]}
+    for d, numbers in picks.items():
+        specs = [StructureSpec.from_dict(study.trials[n].user_attrs["structure"]) for n in numbers]
+        matrix = pairwise_distances(specs)
+        assert all(matrix[a][b] >= d for a in range(len(specs)) for b in range(len(specs)) if a != b)
+    assert select_members(study, top=3)[0] == select_members(study, top=3, min_distance=DEFAULT_MIN_DISTANCE)[0]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(G2LError, match="min_distance: must be an integer >= 1"):
+            select_members(study, 3, min_distance=bad)
+
+
 # -- late fusion ------------------------------------------------------------------------------------------------
 
 
@@ -157,8 +213,7 @@ def _study_db(tmp_path: Path) -> str:
 
 
 def _argv(storage: str, data: Path, *extra: str) -> list[str]:
-    return ["ensemble", "--storage", storage, "--study-name", "s", "--config", str(CONFIG), "--data", str(data),
-            "--device", "cpu", *extra]  # fmt: skip
+    return cli_argv("ensemble", *extra, storage=storage, study_name="s", config=CONFIG, data=data, device="cpu")
 
 
 def test_ensemble_command_end_to_end(tmp_path, fixed_data, capsys):
@@ -169,6 +224,9 @@ def test_ensemble_command_end_to_end(tmp_path, fixed_data, capsys):
     summary = json.loads(out.read_text())
     assert [m["trial"] for m in summary["members"]] == [5, 2, 1]
     assert summary["distinct_candidates"] == 4 and summary["top"] == 3 and summary["epochs"] == 10
+    # the members' pairwise Hamming distances: 1 2 4 8 / 1 1 2 2 / 32 16 8 4
+    assert summary["min_distance"] == DEFAULT_MIN_DISTANCE
+    assert summary["pairwise_distances"] == {"trials": [5, 2, 1], "hamming": [[0, 3, 4], [3, 0, 4], [4, 4, 0]]}
     assert summary["test_videos"] == 8 and summary["split"] == 1 and summary["seed"] == 0
     for member, name in zip(summary["members"], ("mstcn", "short", "wide"), strict=True):
         assert StructureSpec.from_dict(member["structure"]).stages == FIXED[name].stages
@@ -185,6 +243,10 @@ def test_ensemble_command_end_to_end(tmp_path, fixed_data, capsys):
     for row in ("#1 trial 5", "#2 trial 2", "#3 trial 1", "ensemble (sum softmax)", "ensemble vs best member"):
         assert row in printed
     assert "1x4 d 32 16 8 4" in printed and f"{ensemble['F1@10']:.1f}" in printed
+    assert (
+        f"pairwise Hamming distances (genes): trials 5-2: 3, 5-1: 4, 2-1: 4 (least 3; asked >= {DEFAULT_MIN_DISTANCE})"
+        in printed
+    )
     # stored on the study (for optuna-dashboard), without the full structures
     stored = optuna.load_study(study_name="s", storage=storage).user_attrs["ensemble"]
     assert stored["ensemble"] == summary["ensemble"] and "structure" not in stored["members"][0]
@@ -204,17 +266,35 @@ def test_fewer_members_than_asked_are_announced(tmp_path, tiny_data, capsys):
     study.add_trial(_trial(60.0, BASE))
     out = tmp_path / "few.json"
     assert main(_argv(storage, tiny_data, "--top", "4", "--epochs", "1", "--out", str(out))) == 0
-    assert "only 1 distinct architecture(s)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "only 1 distinct architecture(s)" in printed
+    assert f"of which 1 are pairwise at least {DEFAULT_MIN_DISTANCE} gene(s) apart" in printed
+    assert "a lower --min-distance admits closer architectures" in printed
     summary = json.loads(out.read_text())
     assert [m["trial"] for m in summary["members"]] == [1]
+    assert summary["pairwise_distances"] == {"trials": [1], "hamming": [[0]]}
     # one member: the ensemble is that member
     assert summary["ensemble"]["metrics"] == summary["members"][0]["metrics"]
+
+
+def test_min_distance_option_keeps_close_architectures_out(tmp_path, tiny_data, capsys):
+    storage = f"sqlite:///{tmp_path / 'm.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    study.add_trial(_trial(60.0, BASE))
+    study.add_trial(_trial(50.0, _spec(2)))  # one dilation from BASE
+    out = tmp_path / "m.json"
+    assert main(_argv(storage, tiny_data, "--top", "2", "--epochs", "1", "--min-distance", "2", "--out", str(out))) == 0
+    printed = capsys.readouterr().out
+    assert "only 2 distinct architecture(s) among its COMPLETE trials, of which 1 are pairwise at least 2" in printed
+    summary = json.loads(out.read_text())
+    assert [m["trial"] for m in summary["members"]] == [0] and summary["min_distance"] == 2
 
 
 @pytest.mark.parametrize(
     ("case", "message"),
     [
         ("top-zero", "--top: must be an integer >= 1"),
+        ("min-distance-zero", "--min-distance: must be an integer >= 1"),
         ("no-study", "study 'missing' does not exist"),
         ("no-journal", "storage: "),
         ("empty-study", "no COMPLETE trial with a 'structure'"),
@@ -232,6 +312,8 @@ def test_bad_input_exits_2_naming_the_field_and_writes_nothing(tmp_path, tiny_da
     argv = _argv(storage, tiny_data, "--top", "2", "--epochs", "1", "--out", str(out))
     if case == "top-zero":
         argv[argv.index("--top") + 1] = "0"
+    elif case == "min-distance-zero":
+        argv += ["--min-distance", "0"]
     elif case == "no-study":
         argv[argv.index("--study-name") + 1] = "missing"
     elif case == "no-journal":

@@ -28,18 +28,19 @@ from g2l_automl.structure import LayerSpec, StageSpec, StructureSpec
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-EVANET_OPS = ("conv", "sep_conv", "tgm", "parallel")
+EVANET_OPS = ("conv", "conv2plus1d", "sep_conv", "tgm", "max_pool", "avg_pool", "parallel")
+CONV_BRANCHES = ("conv", "conv2plus1d", "sep_conv", "tgm")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _evanet_space(num_layers: int = 3, depths: bool = True) -> SearchSpace:
+def _evanet_space(num_layers: int = 3, depths: bool = True, ops: tuple[str, ...] = EVANET_OPS) -> SearchSpace:
     dims = [
         Dilations(k=2, T=4),
-        Ops(EVANET_OPS),
+        Ops(ops),
         Kernels((1, 3, 5, 7)),
-        Modules(max_branches=3, kernel_sizes=(1, 3, 5, 7, 9, 11)),
+        Modules(max_branches=3, kernel_sizes=(1, 3, 5, 7, 9, 11), max_pools=2),
     ]
     if depths:
         dims.append(Depths((2, 3, 4)))
@@ -58,9 +59,10 @@ def _forward(spec: StructureSpec) -> None:
 
 def test_module_genes_are_named_and_ordered_per_layer():
     space = _evanet_space(num_layers=2, depths=False)
-    assert space.names[:11] == (
+    assert space.names[:16] == (
         "stage0.layer0.op",
         "stage0.layer0.num_branches",
+        "stage0.layer0.num_pools",
         "stage0.layer0.dilation",
         "stage0.layer0.kernel_size",
         "stage0.layer0.branch0.op",
@@ -69,12 +71,20 @@ def test_module_genes_are_named_and_ordered_per_layer():
         "stage0.layer0.branch1.kernel_size",
         "stage0.layer0.branch2.op",
         "stage0.layer0.branch2.kernel_size",
+        "stage0.layer0.pool0.op",
+        "stage0.layer0.pool0.kernel_size",
+        "stage0.layer0.pool1.op",
+        "stage0.layer0.pool1.kernel_size",
         "stage0.layer1.op",
     )
     assert space.gene("stage0.layer1.num_branches").choices == (1, 2, 3)
-    assert space.gene("stage0.layer1.branch2.op").choices == ("conv", "sep_conv", "tgm")
+    assert space.gene("stage0.layer1.num_pools").choices == (0, 1, 2)
+    assert space.gene("stage0.layer1.branch2.op").choices == CONV_BRANCHES
     assert space.gene("stage0.layer1.branch2.kernel_size").choices == (1, 3, 5, 7, 9, 11)
     assert space.gene("stage0.layer1.branch2.op").branch == 2
+    pool = space.gene("stage0.layer1.pool1.op")
+    assert (pool.choices, pool.field, pool.branch) == (("max_pool", "avg_pool"), "pool_op", 1)
+    assert space.gene("stage0.layer1.pool1.kernel_size").field == "pool_kernel_size"
 
 
 def test_which_genes_are_active():
@@ -86,6 +96,7 @@ def test_which_genes_are_active():
     assert space.active_names(module) == [
         "stage0.layer0.op",
         "stage0.layer0.num_branches",
+        "stage0.layer0.num_pools",
         "stage0.layer0.dilation",
         "stage0.layer0.branch0.op",
         "stage0.layer0.branch0.kernel_size",
@@ -94,12 +105,16 @@ def test_which_genes_are_active():
     ]
     spec = space.to_structure({**module, "stage0.layer0.branch1.op": "tgm", "stage0.layer0.branch1.kernel_size": 9})
     assert spec.stages[0].layers[0] == LayerSpec(1, channels=4, op="parallel", branches=(("conv", 1), ("tgm", 9)))
+    pooled = {**module, "stage0.layer0.num_pools": 1, "stage0.layer0.pool0.op": "avg_pool"}
+    assert space.active_names(pooled)[-2:] == ["stage0.layer0.pool0.op", "stage0.layer0.pool0.kernel_size"]
+    layer = space.to_structure({**pooled, "stage0.layer0.pool0.kernel_size": 5}).stages[0].layers[0]
+    assert layer.branches == (("conv", 1), ("conv", 1), ("avg_pool", 5)) and layer.kernel_size == 5
 
 
 def test_random_genomes_round_trip_and_build():
     space = _evanet_space()
     rng = np.random.RandomState(0)
-    ops, counts, branch_ops = set(), set(), set()
+    ops, counts, pools, branch_ops = set(), set(), set(), set()
     for k in range(200):
         genome = space.sample(rng)
         spec = space.to_structure(genome)
@@ -110,12 +125,14 @@ def test_random_genomes_round_trip_and_build():
         for _, _, layer in spec.layers():
             ops.add(layer.op)
             if layer.op == "parallel":
-                counts.add(len(layer.branches))
+                counts.add(sum(b.op in CONV_BRANCHES for b in layer.branches))
+                pools.add(sum(b.op in ("max_pool", "avg_pool") for b in layer.branches))
                 branch_ops.update(b.op for b in layer.branches)
                 assert layer.kernel_size == max(b.kernel_size for b in layer.branches)
         if k < 20:
             _forward(spec)
-    assert ops == set(EVANET_OPS) and counts == {1, 2, 3} and branch_ops == {"conv", "sep_conv", "tgm"}
+    assert ops == set(EVANET_OPS) and counts == {1, 2, 3} and pools == {0, 1, 2}
+    assert branch_ops == set(CONV_BRANCHES) | {"max_pool", "avg_pool"}
 
 
 @pytest.mark.parametrize("encoding", ["categorical", "index"])
@@ -136,7 +153,7 @@ def test_compiles_to_optuna_and_nni_with_every_gene():
     space = _evanet_space(num_layers=2, depths=False)
     dists = space.distributions()
     assert set(dists) == set(space.names)
-    assert dists["stage0.layer1.branch0.op"].choices == ("conv", "sep_conv", "tgm")
+    assert dists["stage0.layer1.branch0.op"].choices == CONV_BRANCHES
     nni = json.loads(json.dumps(space.to_nni()))
     assert nni["stage0.layer0.num_branches"] == {"_type": "choice", "_value": [1, 2, 3]}
     assert len(nni) == len(space.names)
@@ -185,6 +202,13 @@ def test_receptive_field_cap_counts_branch_kernels():
         ({"modules": {"max_branches": 0}}, "space.modules.max_branches"),
         ({"modules": {"max_branches": 2, "min_branches": 3}}, "space.modules.min_branches"),
         ({"modules": {"ops": ["conv", "dual_conv"]}}, r"space.modules.ops\[1\]: unknown branch op 'dual_conv'"),
+        ({"modules": {"ops": ["conv", "max_pool"]}}, r"modules.ops\[1\]: .*pooling branches go in modules.pool_ops"),
+        ({"modules": {"pool_ops": ["conv"], "max_pools": 1}}, r"modules.pool_ops\[0\]: unknown pool op 'conv'"),
+        ({"modules": {"max_pools": 1, "min_pools": 2}}, "space.modules.min_pools: 2 is larger than max_pools 1"),
+        (
+            {"modules": {"pool_sizes": [2], "max_pools": 1}},
+            r"modules.pool_sizes\[0\]: temporal kernel sizes must be odd",
+        ),
         ({"modules": {"kernel_sizes": [3, 4]}}, r"space.modules.kernel_sizes\[1\]: temporal kernel sizes must be odd"),
         ({"modules": {"kernel_sizes": []}}, "space.modules.kernel_sizes: the list of candidates is empty"),
         ({"modules": {"layers": [9]}}, "space.modules.layers: layer 9 does not exist in stage 0"),
@@ -220,14 +244,15 @@ def test_space_config_accepts_the_dimension():
 def _classify(space: SearchSpace, before: dict, after: dict) -> str:
     changed = {space.gene(n).field for n in space.names if before[n] != after[n]}
     names = [n for n in space.names if before[n] != after[n]]
-    if changed & {"num_layers", "num_branches"}:
-        return "branch" if "num_branches" in changed else "layer"
+    for field, kind in (("num_branches", "branch"), ("num_pools", "pool"), ("num_layers", "layer")):
+        if field in changed:
+            return kind
     if not names:
         return "none"
     (name,) = names
     gene = space.gene(name)
-    where = "branch_" if gene.branch is not None else ""
-    return where + {"op": "op", "kernel_size": "length"}.get(gene.field, "value")
+    where = ("pool_" if gene.field.startswith("pool_") else "branch_") if gene.branch is not None else ""
+    return where + {"op": "op", "kernel_size": "length"}.get(gene.field.removeprefix("pool_"), "value")
 
 
 def test_every_mutation_operator_occurs_uniformly_and_gives_valid_structures():
@@ -245,30 +270,32 @@ def test_every_mutation_operator_occurs_uniformly_and_gives_valid_structures():
         spec_before, spec_after = space.to_structure(before), space.to_structure(after)
         if k < 40:
             _forward(spec_after)
-        if kind == "branch":
-            name = next(n for n in space.names if space.gene(n).field == "num_branches" and before[n] != after[n])
+        if kind in ("branch", "pool"):
+            field = "num_branches" if kind == "branch" else "num_pools"
+            name = next(n for n in space.names if space.gene(n).field == field and before[n] != after[n])
             gene = space.gene(name)
             assert abs(before[name] - after[name]) == 1
             a = spec_before.stages[gene.stage].layers[gene.layer]
             b = spec_after.stages[gene.stage].layers[gene.layer]
             assert a.op == b.op == "parallel"
-            if after[name] < before[name]:  # one branch, any of them, removed; the others unchanged
-                assert not Counter(b.branches) - Counter(a.branches)
-                assert sum((Counter(a.branches) - Counter(b.branches)).values()) == 1
-            else:  # one branch added, the others unchanged
-                assert b.branches[:-1] == a.branches
+            # one branch, any of them, removed or added; the others unchanged; a pool for num_pools
+            fewer, more = (b, a) if after[name] < before[name] else (a, b)
+            assert not Counter(fewer.branches) - Counter(more.branches)
+            (changed,) = (Counter(more.branches) - Counter(fewer.branches)).elements()
+            assert (changed.op in ("max_pool", "avg_pool")) == (kind == "pool")
         if kind == "layer":
             depth = space.gene("stage0.num_layers").choices
             assert abs(depth.index(before["stage0.num_layers"]) - depth.index(after["stage0.num_layers"])) == 1
     assert kinds["none"] == 0
     # the four operators (value, op, length, depth) are drawn uniformly; op, length and depth each cover layers
     # and module branches
-    assert all(kinds[k] > 0 for k in ("op", "branch_op", "length", "branch_length", "layer", "branch", "value"))
+    every = ("op", "branch_op", "pool_op", "length", "branch_length", "pool_length", "layer", "branch", "pool")
+    assert all(kinds[k] > 0 for k in every + ("value",)), kinds
     shares = {
         "value": kinds["value"],
-        "op": kinds["op"] + kinds["branch_op"],
-        "length": kinds["length"] + kinds["branch_length"],
-        "depth": kinds["layer"] + kinds["branch"],
+        "op": kinds["op"] + kinds["branch_op"] + kinds["pool_op"],
+        "length": kinds["length"] + kinds["branch_length"] + kinds["pool_length"],
+        "depth": kinds["layer"] + kinds["branch"] + kinds["pool"],
     }
     assert all(abs(n / 1200 - 0.25) < 0.05 for n in shares.values()), shares
 
@@ -311,7 +338,7 @@ class _Recorder(EvolutionSampler):
 
 
 def test_evolution_study_over_ops_and_modules_builds_every_structure():
-    space = _evanet_space()
+    space = _evanet_space(ops=("conv", "conv2plus1d", "max_pool", "parallel"))
     proxy = ProxyObjective(space, seed=0)
     sampler = _Recorder(space, population_size=8, sample_size=3, max_mutations=2, anneal_rounds=10, seed=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -328,7 +355,7 @@ def test_evolution_study_over_ops_and_modules_builds_every_structure():
     later = [t.value for t in study.trials[40:]]
     assert np.mean(later) > np.mean([t.value for t in study.trials[:8]])  # it climbs
     seen = {v for t in study.trials for n, v in t.params.items() if n.endswith(".op")}
-    assert seen == {"conv", "sep_conv", "tgm", "parallel"}
+    assert {"conv", "conv2plus1d", "tgm", "max_pool", "avg_pool", "parallel"} <= seen
 
 
 def test_g2l_sampler_crosses_over_such_genomes():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from g2l_automl.cli import main
-from g2l_automl.cli._nastc import parse_nastc_config, run_experiment
+from g2l_automl.config import parse_nastc_config
 from g2l_automl.data import generate
 from g2l_automl.errors import ConfigError, StructureError
 from g2l_automl.models import (
@@ -15,7 +15,6 @@ from g2l_automl.models import (
     GenotypeCell,
     NASTCLayer,
     NASTCNetwork,
-    SearchCell,
     TemporalConvModule,
     TimeceptionLayer,
     TimeceptionNetwork,
@@ -23,8 +22,9 @@ from g2l_automl.models import (
     load_genotype,
     save_genotype,
 )
-from g2l_automl.models._nastc import OP_NAMES, num_edges
-from g2l_automl.nas import TempDARTSSearch
+from g2l_automl.nas import NASTCSearchLayer, NASTCSupernet, SearchCell, TempDARTSSearch, run_experiment
+from g2l_automl.structure import TEMPORAL_OP_NAMES as OP_NAMES
+from g2l_automl.structure import num_edges
 
 GENOTYPE = Genotype(
     (
@@ -82,7 +82,7 @@ def test_conv_ops_follow_table_one():
 
 def test_gradients_reach_alpha_through_the_cells():
     torch.manual_seed(0)
-    net = NASTCNetwork(5, 3, layers=2, groups=2, channels=12, hidden=8)
+    net = NASTCSupernet(5, 3, layers=2, groups=2, channels=12, hidden=8)
     loss = net(torch.randn(4, 5, 12)).pow(2).mean()
     loss.backward()
     assert net.arch_parameters() == [net.alpha]
@@ -125,13 +125,33 @@ def test_discrete_cell_is_smaller_than_the_supernet_cell_and_runs():
     assert y.shape == (2, 12, 11) and torch.isfinite(y).all()
 
 
+def _layer(c_prev, channels, groups, genotype, **kw):
+    """The supernet layer (nas) for ``genotype=None``, else the discrete one (models)."""
+    if genotype is None:
+        return NASTCSearchLayer(c_prev, channels, groups, **kw)
+    return NASTCLayer(c_prev, channels, groups, genotype, **kw)
+
+
+def test_discrete_network_refuses_no_genotype_and_moved_names_still_resolve():
+    with pytest.raises(StructureError, match="nas.NASTCSupernet"):
+        NASTCNetwork(5, 3, None, layers=1, groups=1, channels=3)
+    with pytest.raises(StructureError, match="nas.NASTCSearchLayer"):
+        NASTCLayer(6, 6, groups=1)
+    import g2l_automl.models as models
+    import g2l_automl.nas as nas
+
+    for name in ("MixedOp", "SearchCell", "VideoNASSupernet"):
+        with pytest.warns(DeprecationWarning, match=f"nas.{name}"):
+            assert getattr(models, name) is getattr(nas, name)
+
+
 @pytest.mark.parametrize("genotype", [None, GENOTYPE])
 def test_layer_maps_c_to_s_c_over_m_channels_and_halves_time(genotype):
-    layer = NASTCLayer(48, 48, groups=4, genotype=genotype)
+    layer = _layer(48, 48, groups=4, genotype=genotype)
     x = torch.randn(2, 48, 16)
     w = torch.softmax(torch.randn(14, 9), -1) if genotype is None else None
     assert layer(x, x, w).shape == (2, 4 * 48 // 3, 8) and layer.out_channels == 64
-    odd = NASTCLayer(48, 64, groups=4, genotype=genotype)  # the next layer: previous input at twice the length
+    odd = _layer(48, 64, groups=4, genotype=genotype)  # the next layer: previous input at twice the length
     # S * C / M = 85.3 is rounded per node: 4 groups * 4 nodes * round(16 / 3) = 80 channels; odd T rounds up
     assert odd(torch.randn(2, 64, 7), torch.randn(2, 48, 13), w).shape == (2, 80, 4) and odd.c_node == 5
 
@@ -148,7 +168,7 @@ def test_channel_shuffle_is_a_permutation_that_interleaves_groups():
 def test_grouped_layer_equals_separate_cells_per_group(search):
     torch.manual_seed(0)
     groups, c = 2, 12
-    layer = NASTCLayer(c, c, groups=groups, genotype=None if search else GENOTYPE, affine=True).eval()
+    layer = _layer(c, c, groups=groups, genotype=None if search else GENOTYPE, affine=True).eval()
     for p in layer.parameters():  # move batch norms and weights off their defaults
         p.data.normal_()
     for name, buf in layer.named_buffers():
@@ -237,9 +257,7 @@ def test_tiny_search_and_retrain_give_a_finite_map(multilabel):
 
 def test_search_is_reproducible_and_records_alpha_per_epoch(multilabel):
     config = parse_nastc_config(_tiny_config(multilabel), "tiny")
-    from g2l_automl.cli._nastc import load_splits
-
-    train, val, _ = load_splits(config)
+    train, val, _ = config.splits()
     search = TempDARTSSearch(layers=1, groups=1, channels=6, hidden=8, epochs=3, warmup=1, batch_size=8, device="cpu")
     a, b = search.run(train, val), search.run(train, val)
     assert len(a.alpha_history) == 3 and np.allclose(a.alphas, b.alphas) and a.genotype == b.genotype
@@ -268,9 +286,9 @@ def test_cli_runs_with_a_genotype_and_rejects_bad_configs(multilabel, tmp_path, 
     for overrides, field in [
         ({"network": {"groups": 5}}, "network.channels: 12 is not divisible by groups=5"),
         ({"search": {"epoch": 3}}, "search: unknown field(s) epoch"),
-        ({"train": {"lr": -1}}, "train.lr: must be a positive number"),
+        ({"train": {"lr": -1}}, "train.lr: must be a finite number in (0, inf), got -1"),
         ({"nastc": {"multiplier": 0}}, "nastc.multiplier: must be an integer >= 1"),
-        ({"data": {"val_fraction": 1.5}}, "data.val_fraction: must be in (0, 1)"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction: must be a finite number in (0, 1), got 1.5"),
         ({"search": {"warmup": 2}}, "search.warmup: must be an integer in 0..epochs-1"),
     ]:
         config.write_text(yaml.safe_dump(_tiny_config(multilabel, **overrides)))

@@ -1,5 +1,6 @@
 """A real NNI experiment on 127.0.0.1: G2L genetic tuner + EGI assessor (registered by name with the committed
-meta file), trial concurrency 2, the tiny synthetic preset at 1 epoch per trial."""
+meta file), trial concurrency 2, the tiny synthetic preset at 1 epoch per trial; one trial is killed as a user
+would (NNI sends it SIGINT) and must still report a final result marked stopped, without a traceback."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from g2l_automl.config import load_config
 from g2l_automl.nni import ID_KEY
 from g2l_automl.nni._experiment import trial_records
+from g2l_automl.search import summarize_structure
 
 ROOT = Path(__file__).resolve().parents[1]
 NNICTL = str(Path(sys.executable).parent / "nnictl")
@@ -36,6 +39,24 @@ def _free_port() -> int:
 def _get(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=10) as r:
         return r.status, r.read().decode()
+
+
+def _metric(data: str) -> dict:
+    value = json.loads(data)
+    return json.loads(value) if isinstance(value, str) else value  # NNI keeps the trial's JSON as a JSON string
+
+
+def _kill_first_trial(port: int, trials_dir: Path, deadline: float) -> str | None:
+    """Kill (as ``nnictl trial kill`` does) the first trial job whose own record shows it is in our entry point."""
+    while time.monotonic() < deadline:
+        records = sorted(trials_dir.glob("*/g2l_trial.json")) if trials_dir.is_dir() else []
+        if records:
+            job = records[0].parent.name
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/nni/trial-jobs/{job}", method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()
+            return job
+        time.sleep(0.2)
+    return None
 
 
 def test_nni_experiment_runs_to_done_with_correct_pairing(tmp_path, tiny_data):
@@ -78,34 +99,57 @@ def test_nni_experiment_runs_to_done_with_correct_pairing(tmp_path, tiny_data):
     match = re.search(r"Experiment ID: (?:\x1b\[\d+m)?(\w+)", created.stdout)
     assert match, created.stdout + created.stderr
     exp_id = match.group(1)
+    exp_dir = tmp_path / "experiments" / exp_id
     try:
         status = None
         deadline = time.monotonic() + 400
+        killed = _kill_first_trial(port, exp_dir / "environments" / "local-env" / "trials", deadline)
         while time.monotonic() < deadline:
             status = json.loads(_get(f"http://127.0.0.1:{port}/api/v1/nni/check-status")[1])
             if status["status"] in ("DONE", "ERROR", "STOPPED"):
                 break
             time.sleep(2)
-        exp_dir = tmp_path / "experiments" / exp_id
         assert status and status["status"] == "DONE", (status, (exp_dir / "log" / "dispatcher.log").read_text())
         code, page = _get(f"http://127.0.0.1:{port}/")  # the web UI answers
         assert code == 200 and "<html" in page.lower()
         jobs = json.loads(_get(f"http://127.0.0.1:{port}/api/v1/nni/trial-jobs")[1])
         assert len(jobs) == TRIALS
+        # what the web UI's trial table shows as the column "structure (metric)": each job's final metric
+        metrics = json.loads(_get(f"http://127.0.0.1:{port}/api/v1/nni/metric-data")[1])
+        finals = {m["trialJobId"]: _metric(m["data"]) for m in metrics if m["type"] == "FINAL"}
     finally:
         subprocess.run([NNICTL, "stop", exp_id], env=env, capture_output=True, timeout=120)
     study = optuna.load_study(
         study_name="nni", storage=JournalStorage(JournalFileBackend(str(exp_dir / "checkpoint" / "g2l_study.journal")))
     )
-    assert len(study.trials) == TRIALS and not study.get_trials(states=(TrialState.RUNNING,))
     records = [r for r in trial_records(exp_dir) if r.parameters is not None]
     assert len(records) == TRIALS
+    ran = {rec.g2l_id for rec in records}
+    assert not [t for t in study.trials if t.number in ran and t.state == TrialState.RUNNING]
+    # NNI asks for more parameters than it runs: a set handed out just before maxTrialNumber was reached (the
+    # killed trial freed its place in generation 0) stays RUNNING in the tuner's study, never in an NNI job
+    extra = [t for t in study.trials if t.number not in ran]
+    assert len(extra) <= 1 and all(t.state == TrialState.RUNNING for t in extra)
+    space = load_config(tmp_path / "tiny.yaml").space
+    assert killed is not None
+    (stopped,) = [r for r in records if r.job == killed]
+    assert stopped.status == "USER_CANCELED" and stopped.final["stopped"] == "SIGINT"
+    assert study.trials[stopped.g2l_id].state == TrialState.PRUNED
+    stderr = next((exp_dir / "environments").glob(f"*/trials/{killed}/trial.stderr")).read_text()
+    assert "g2l trial stopped by SIGINT" in stderr and "Traceback" not in stderr, stderr
     for rec in records:
         trial = study.trials[rec.g2l_id]
         assert trial.params == rec.parameters  # the tuner's view = what the job really ran
+        structure = summarize_structure(space.to_structure(rec.parameters))
+        if rec.final is not None:  # NNI's web UI shows the structure the job really trained
+            assert finals[rec.job]["structure"] == structure and finals[rec.job][ID_KEY] == rec.g2l_id
         for metric in [*rec.intermediate, *([rec.final] if rec.final is not None else [])]:
-            assert metric[ID_KEY] == rec.g2l_id
-        if rec.final is not None:  # also a job the assessor stopped just after its final report
+            assert metric[ID_KEY] == rec.g2l_id and metric["structure"] == structure
+        if rec.job == killed:
+            continue
+        if rec.final is not None and rec.final.get("stopped"):  # the assessor stopped it before its final report
+            assert rec.status == "USER_CANCELED" and trial.state == TrialState.PRUNED
+        elif rec.final is not None:  # also a job the assessor stopped just after its final report
             assert trial.state == TrialState.COMPLETE and trial.value == rec.final["default"]
             assert trial.user_attrs["nni_trial_job_id"] == rec.job
         else:

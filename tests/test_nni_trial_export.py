@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import nni
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from g2l_automl.cli import main
 from g2l_automl.config import load_config
-from g2l_automl.nni import ID_KEY
+from g2l_automl.nni import ID_KEY, default_value
 from g2l_automl.nni import trial as nni_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ROOT / "studies"
 CONFIG = str(STUDIES / "synthetic-tiny.yaml")
 
 
@@ -45,6 +53,9 @@ def test_trial_trains_reports_and_records(fake_nni, tiny_data, tmp_path):
     assert all(r[ID_KEY] == 7 and isinstance(r["default"], float) and "Acc" in r for r in reports["intermediate"])
     (final,) = reports["final"]
     assert final[ID_KEY] == 7 and final["default"] == final["F1@10"] and final["params"] > 0
+    # every metric dict carries the structure the trial really trained, as one short line (NNI: "structure (metric)")
+    assert final["structure"] == "1x4 d 1 2 4 8"
+    assert all(r["structure"] == final["structure"] for r in reports["intermediate"])
     record = json.loads((tmp_path / "out" / "g2l_trial.json").read_text())
     assert record[ID_KEY] == 7 and record["parameters"] == space.to_params(space.base)
     assert record["trial_job_id"] == "JOB01"
@@ -56,6 +67,63 @@ def test_trial_reports_a_final_result_when_it_fails(fake_nni, tmp_path):
     assert nni_trial.main(["--config", CONFIG, "--data", str(tmp_path / "no-data")]) == 1
     (final,) = reports["final"]
     assert final[ID_KEY] == 3 and final["default"] == 0.0 and final["error"]
+
+
+_STOP_SCRIPT = """
+import json, sys
+import nni
+from g2l_automl.nni import trial
+
+out = open(sys.argv[1], "a")
+record = lambda kind: lambda m: (out.write(json.dumps([kind, m]) + "\\n"), out.flush())
+nni.get_next_parameter = lambda: json.loads(sys.argv[2])
+nni.report_intermediate_result = record("intermediate")
+nni.report_final_result = record("final")
+nni.get_trial_id = lambda: "JOB01"
+nni.get_sequence_id = lambda: 0
+trial._exit(trial.main(["--config", sys.argv[3], "--device", "cpu", "--threads", "1"]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_trial_stopped_by_signal_reports_a_stopped_result_without_traceback(signum, tiny_data, tmp_path):
+    """NNI stops a trial with SIGINT (an assessor's early stop, nnictl trial kill): one clean line on stderr, a
+    final result marked stopped with the last validation value, then death by that signal."""
+    config = yaml.safe_load(Path(CONFIG).read_text())
+    config["data"]["root"], config["training"]["epochs"] = str(tiny_data), 200
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    space = load_config(tmp_path / "c.yaml").space
+    (tmp_path / "t.py").write_text(_STOP_SCRIPT)
+    log = tmp_path / "reports.jsonl"
+    params = json.dumps({**space.to_params(space.base), ID_KEY: 5})
+    cmd = [sys.executable, str(tmp_path / "t.py"), str(log), params, str(tmp_path / "c.yaml")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NNI_OUTPUT_DIR": str(tmp_path / "out")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and '"intermediate"' in log.read_text()) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    name = signal.Signals(signum).name
+    assert proc.returncode == -signum, err  # reported, then died by the signal: NNI shows USER_CANCELED
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert f"g2l trial stopped by {name}" in err
+    reports = [json.loads(line) for line in log.read_text().splitlines()]
+    finals = [m for kind, m in reports if kind == "final"]
+    intermediate = [m for kind, m in reports if kind == "intermediate"]
+    assert len(finals) == 1 and len(intermediate) < 200
+    (final,) = finals
+    assert final["stopped"] == name and final[ID_KEY] == 5 and final["structure"] == "1x4 d 1 2 4 8"
+    assert final["default"] == intermediate[-1]["default"]
+    assert default_value(final)[0] is None  # tuner and export take it as stopped, not as a result
+
+
+T0_MS = 1_700_000_000_000
 
 
 def _experiment(root: Path, jobs: list[dict]) -> Path:
@@ -97,9 +165,12 @@ def _experiment(root: Path, jobs: list[dict]) -> Path:
                 "INSERT INTO MetricData VALUES (?, ?, ?, 'FINAL', 0, ?)",
                 (t * 10 + 9, job["job"], job["nni_pid"], metric),
             )
-        db.execute("INSERT INTO TrialJobEvent VALUES (?, ?, 'RUNNING', '', '', 0, '', '')", (t * 10, job["job"]))
+        start = T0_MS + t * 60_000  # NNI's times, ms since the epoch: job t runs 30 + t seconds from minute t
+        db.execute("INSERT INTO TrialJobEvent VALUES (?, ?, 'WAITING', '', '', 0, '', '')", (start - 500, job["job"]))
+        db.execute("INSERT INTO TrialJobEvent VALUES (?, ?, 'RUNNING', '', '', 0, '', '')", (start, job["job"]))
         db.execute(
-            "INSERT INTO TrialJobEvent VALUES (?, ?, ?, '', '', 0, '', '')", (t * 10 + 9, job["job"], job["status"])
+            "INSERT INTO TrialJobEvent VALUES (?, ?, ?, '', '', 0, '', '')",
+            (start + (30 + t) * 1000, job["job"], job["status"]),
         )
     db.commit()
     db.close()
@@ -157,6 +228,11 @@ def test_nni_export_pairs_each_result_with_what_its_trial_ran(tmp_path, capsys):
     assert by_job["CCCCC"].state == TrialState.PRUNED and by_job["DDDDD"].state == TrialState.FAIL
     assert by_job["DDDDD"].user_attrs["error"] == "RuntimeError: boom"
     assert by_job["BBBBB"].user_attrs["structure"]["stages"][0]["layers"][0]["dilation"] == 2
+    # NNI's own start and end times, not the export's: durations 30, 31, 32, 33 s
+    for t, job in enumerate(("AAAAA", "BBBBB", "CCCCC", "DDDDD")):
+        trial = by_job[job]
+        assert trial.datetime_start == datetime.fromtimestamp((T0_MS + t * 60_000) / 1000)
+        assert (trial.datetime_complete - trial.datetime_start).total_seconds() == 30 + t
     # the report works on the copy (structures came with --config)
     out = tmp_path / "report.html"
     assert main(["report", "--storage", storage, "--study-name", "nni-EXP1", "--out", str(out), "--no-dashboard"]) == 0

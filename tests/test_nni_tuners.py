@@ -127,6 +127,25 @@ def test_results_pair_by_the_echoed_id_not_nni_parameter_id(tmp_path):
     assert tuner.study.trials[p0[ID_KEY]].value == 10.0 and tuner.study.trials[p1[ID_KEY]].value == 20.0
 
 
+def test_a_stopped_trials_end_under_the_wrong_parameter_id_closes_no_running_trial(tmp_path):
+    """A job killed before its first epoch reports a final result marked stopped, then NNI ends it under another
+    job's parameter id (issue 5726): the other trial, still running, must keep going and take its own result."""
+    tuner = _tuner(tmp_path, population_size=4, seed=0)
+    nni = _Nni(tuner)
+    nni.request(2)
+    p0, p1 = nni.sent[0], nni.sent[1]
+    tuner.receive_trial_result(0, p0, {"default": 0.0, "stopped": "SIGINT", ID_KEY: p0[ID_KEY]})
+    tuner.trial_end(1, False)  # the killed job's end, under the id of the job that ran p1
+    assert tuner.study.trials[p0[ID_KEY]].state == TrialState.PRUNED
+    assert tuner.study.trials[p1[ID_KEY]].state == TrialState.RUNNING
+    tuner.receive_trial_result(1, p1, {"default": 30.0, ID_KEY: p1[ID_KEY]})
+    tuner.trial_end(0, True)
+    assert tuner.study.trials[p1[ID_KEY]].value == 30.0
+    nni.request(1)  # a job that dies without any result is still failed by its parameter id
+    tuner.trial_end(2, False)
+    assert tuner.study.trials[nni.sent[2][ID_KEY]].state == TrialState.FAIL
+
+
 def test_assessor_stops_and_tells_the_tuner_which_job_ended(tmp_path):
     tuner = _tuner(tmp_path, population_size=2, seed=0)
     assessor = EGIAssessor(population_size=1, checkpoints=[2], rule="top-m", state_dir=str(tmp_path / "state"))

@@ -121,6 +121,29 @@ def test_pruner_prunes_after_the_first_epoch(objective):
         assert "structure" in trial.user_attrs
 
 
+@pytest.mark.parametrize("metric", ["flops", "params"])
+def test_a_minimised_cost_study_never_reports_f1_to_its_pruner(tiny_data, space, metric):
+    # a pruner that sees F1 while the study minimises FLOPs would cut the trials of lowest cost
+    objective = SegmentationObjective(
+        ActionSegmentationDataset(tiny_data), space, trainer=Trainer(epochs=2, progress=False, device="cpu"),
+        metric=metric,
+    )  # fmt: skip
+    assert objective.directions == ["minimize"]
+    pruner = _AlwaysPrune()
+    study = _study(direction="minimize", pruner=pruner)
+    study.optimize(objective, n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    assert pruner.calls == 0 and all(t.intermediate_values == {} for t in study.trials)
+    assert all(t.value == t.user_attrs[metric] for t in study.trials) and study.trials[0].user_attrs["epochs"] == 2
+    # the same objective with F1 maximised reports (and is pruned) after the first epoch
+    objective = SegmentationObjective(
+        ActionSegmentationDataset(tiny_data), space, trainer=Trainer(epochs=2, progress=False, device="cpu")
+    )
+    study = _study(pruner=_AlwaysPrune())
+    study.optimize(objective, n_trials=1)
+    assert study.trials[0].state == TrialState.PRUNED and sorted(study.trials[0].intermediate_values) == [1]
+
+
 def test_a_crash_fails_that_trial_only(objective, monkeypatch):
     original = Trainer.epochs_of
     calls = []

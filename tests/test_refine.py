@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
+from _cli import cli_argv, create_study
 from optuna.trial import TrialState, create_trial
 
 from g2l_automl.cli import main
@@ -18,55 +17,17 @@ from g2l_automl.structure import StructureSpec
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 CONFIG = STUDIES / "synthetic-tiny.yaml"
-BIN = Path(sys.executable).parent
-OPTUNA = [str(BIN / "optuna")] if (BIN / "optuna").exists() else [shutil.which("optuna") or "optuna"]
-
-
-def _create_study(storage: str, name: str, *extra: str) -> None:
-    subprocess.run(
-        [*OPTUNA, "create-study", "--storage", storage, "--study-name", name, *extra], check=True, capture_output=True
-    )
 
 
 def _search_argv(storage: str, name: str, data: Path, config: Path = CONFIG, n_trials: int = 4) -> list[str]:
-    return [
-        "search",
-        "--storage",
-        storage,
-        "--study-name",
-        name,
-        "--config",
-        str(config),
-        "--data",
-        str(data),
-        "--n-trials",
-        str(n_trials),
-        "--seed",
-        "0",
-        "--device",
-        "cpu",
-    ]
+    return cli_argv(
+        "search", storage=storage, study_name=name, config=config, data=data, n_trials=n_trials, seed=0, device="cpu"
+    )
 
 
 def _refine_argv(storage: str, data: Path, *extra: str) -> list[str]:
-    return [
-        "refine",
-        "--storage",
-        storage,
-        "--study-name",
-        "s",
-        "--config",
-        str(CONFIG),
-        "--data",
-        str(data),
-        "--epochs",
-        "2",
-        "--interval",
-        "1",
-        "--device",
-        "cpu",
-        *extra,
-    ]
+    opts = {"storage": storage, "study_name": "s", "config": CONFIG, "data": data, "epochs": 2, "interval": 1}
+    return cli_argv("refine", *extra, **opts, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +35,7 @@ def searched_db(tmp_path_factory, tiny_data) -> Path:
     """A sqlite study 's' made by ``optuna create-study`` with 4 COMPLETE search trials (copied per test)."""
     db = tmp_path_factory.mktemp("searched") / "g2l.db"
     storage = f"sqlite:///{db}"
-    _create_study(storage, "s", "--direction", "maximize")
+    create_study(storage, "s", "--direction", "maximize")
     assert main(_search_argv(storage, "s", tiny_data)) == 0
     study = optuna.load_study(study_name="s", storage=storage)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
@@ -263,7 +224,7 @@ def test_refine_a_structure_file(tiny_data, tmp_path, capsys):
 def test_search_with_in_trial_refinement(tiny_data, tmp_path):
     config = _fast_config(tmp_path, objective_refine=True)
     storage = f"sqlite:///{tmp_path / 'r.db'}"
-    _create_study(storage, "r", "--direction", "maximize")
+    create_study(storage, "r", "--direction", "maximize")
     assert main(_search_argv(storage, "r", tiny_data, config=config, n_trials=2)) == 0
     study = optuna.load_study(study_name="r", storage=storage)
     complete = study.get_trials(states=(TrialState.COMPLETE,))

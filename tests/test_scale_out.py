@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from _cli import cli_argv
 from optuna.trial import TrialState
 
 from g2l_automl.cli import main
@@ -392,8 +393,9 @@ def _tiny_search(tmp_path: Path, data: Path, n: int, out: Path | None = None) ->
     path.write_text(yaml.safe_dump(config))
     storage = str(tmp_path / "j.log")
     _create(storage, "s")
-    argv = ["search", "--storage", storage, "--study-name", "s", "--config", str(path), "--data", str(data)]
-    argv += ["--n-trials", str(n), "--device", "cpu", *(["--out", str(out)] if out else [])]
+    argv = cli_argv(
+        "search", storage=storage, study_name="s", config=path, data=data, n_trials=n, device="cpu", out=out
+    )
     return main(argv), storage
 
 

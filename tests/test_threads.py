@@ -90,3 +90,23 @@ def test_search_records_its_host_and_divides_the_cores(tmp_path, tiny_data, monk
     assert all(t.system_attrs[HOST_ATTR] for t in trials)
     assert main([*argv, "--device", "cpu", "--threads", "3"]) == 0
     assert seen[2:] == [3, 3]
+
+
+def test_a_neighbour_between_trials_still_counts_until_its_stamp_is_stale(monkeypatch):
+    """host_workers: RUNNING trials on this host, or workers that started a trial within the window."""
+    import time
+
+    from g2l_automl.search import _run as run_module
+
+    study = optuna.create_study(direction="maximize")
+    host = socket.gethostname()
+    assert run_module.host_workers(study, host) == 1  # nobody else: this worker alone
+    study._storage.set_study_system_attr(study._study_id, f"{run_module.WORKER_PREFIX}{host}/1", time.time() - 5)
+    study._storage.set_study_system_attr(study._study_id, f"{run_module.WORKER_PREFIX}{host}/2", time.time() - 2)
+    study._storage.set_study_system_attr(study._study_id, f"{run_module.WORKER_PREFIX}other/3", time.time())
+    assert run_module.host_workers(study, host) == 2  # two recent workers here; the other host's does not count
+    assert run_module.host_workers(study, host, window=3.0) == 1  # worker 1's stamp is stale for a 3 s window
+    for _ in range(3):
+        trial = study.ask()
+        study._storage.set_trial_system_attr(trial._trial_id, run_module.HOST_ATTR, host)
+    assert run_module.host_workers(study, host) == 3  # three RUNNING trials here outnumber the stamps

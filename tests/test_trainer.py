@@ -109,7 +109,7 @@ def test_bad_checkpoints(tmp_path):
 def test_parameters_are_validated_and_devices_resolved(monkeypatch):
     with pytest.raises(TrainingError, match="epochs: must be an integer >= 1, got 0"):
         Trainer(epochs=0)
-    with pytest.raises(TrainingError, match="lr: must be a positive number"):
+    with pytest.raises(TrainingError, match=r"lr: must be a finite number in \(0, inf\)"):
         Trainer(lr=-1.0)
     with pytest.raises(TrainingError, match="train: no training videos"):
         Trainer(epochs=1, progress=False).fit(build_model(SMALL, 32, 3), [])

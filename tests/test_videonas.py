@@ -15,7 +15,7 @@ import yaml
 
 from g2l_automl.cli import main
 from g2l_automl.data import ActionSegmentationDataset, ClassificationSet, classification_splits, generate
-from g2l_automl.errors import SpaceError, StructureError
+from g2l_automl.errors import G2LError, SpaceError, StructureError
 from g2l_automl.metrics import count_flops, count_parameters
 from g2l_automl.models import VideoNASArch, VideoNASNet, build_videonas
 from g2l_automl.nas import VideoNASSearch, VideoNASSpace
@@ -173,7 +173,36 @@ def test_decode_takes_the_most_probable_width_path_not_the_greedy_one():
         net.betas[1].copy_(torch.log(torch.tensor([[0.5, 0.5], [0.01, 0.99]])))
         net.alphas[0].copy_(torch.tensor([[0.0, 3.0, 0.0, 0.0]]))
         net.alphas[1].copy_(torch.tensor([[0.0, 0.0, 0.0, 3.0]]))
-    assert net.decode() == VideoNASArch(4, (8, 12), (("dil2",), ("skip",)))  # 0.4 * 0.99 > 0.6 * 0.5
+    assert net.decode("log") == VideoNASArch(4, (8, 12), (("dil2",), ("skip",)))  # 0.4 * 0.99 > 0.6 * 0.5
+    assert net.decode("sum") == net.decode() == net.decode("log")  # 0.4 + 0.99 > 0.6 + 0.5 too
+    with pytest.raises(StructureError, match="criterion"):
+        net.decode("max")
+
+
+def _brute_force_widths(net, criterion):
+    """Every width path of the lattice scored by the sum of ``p_ij`` or of ``log p_ij``: the best one."""
+    probs = [p.detach().double() for p in net.path_probabilities()]
+    score = (lambda p: p) if criterion == "sum" else torch.log
+    best = max(
+        itertools.product(*(range(len(c)) for c in net.candidates)),
+        key=lambda path: sum(score(p[i, j]).item() for p, i, j in zip(probs, (0, *path[:-1]), path, strict=True)),
+    )
+    return tuple(c[j] for c, j in zip(net.candidates, best, strict=True))
+
+
+def test_both_decoding_criteria_equal_brute_force_and_differ_from_each_other_sometimes():
+    differ = 0
+    for seed in range(40):
+        space = VideoNASSpace(widths=[[4, 8, 12], [8, 12], [12, 16, 20], [16, 24]], max_layers=[0, 1, 0, 0])
+        net = space.supernet(5, 4, steps=8, seed=None)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for b in net.betas:
+                b.copy_(torch.randn(b.shape, generator=g) * 1.5)
+        decoded = {c: net.decode(c).widths for c in ("sum", "log")}
+        assert decoded == {c: _brute_force_widths(net, c) for c in ("sum", "log")}, seed
+        differ += decoded["sum"] != decoded["log"]
+    assert 0 < differ < 40  # the criteria are different rules, not the same one twice
 
 
 def test_supernet_forward_with_one_hot_weights_runs_only_the_chosen_path():
@@ -196,6 +225,50 @@ def test_supernet_forward_with_one_hot_weights_runs_only_the_chosen_path():
     assert net.decode() == VideoNASArch(4, (8, 8, 16), (("dil4",), ("dil1", "skip"), ("dil2",)))
 
 
+def test_inherited_state_copies_the_decoded_path_and_gives_the_supernets_function():
+    net = _supernet(seed=3)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.1)  # move weights (and BN affine) off their init
+        for p in net.arch_parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 1e3)  # one-hot softmaxes: the supernet is one network
+    net.train()
+    with torch.no_grad():
+        net(_random_set(seed=1).features)  # move the batch-norm running statistics
+    arch = net.decode()
+    state = net.inherited_state(arch)
+    discrete = VideoNASNet(arch, 5, 4, dropout=0.0)
+    assert set(state) == set(discrete.state_dict())
+    discrete.load_state_dict(state)
+    source = net.state_dict()
+    path = [SMALL.widths[s].index(w) for s, w in enumerate(arch.widths)]
+    pairs = {"stem.0.weight": "stem.0.weight", "stem.1.running_mean": "stem.1.running_mean"}
+    prev = 0
+    for s, (j, ops) in enumerate(zip(path, arch.ops, strict=True)):
+        pairs[f"stages.{s}.0.0.weight"] = f"heads.{s}.{prev}.{j}.0.weight"
+        pairs[f"stages.{s}.0.1.running_var"] = f"heads.{s}.{prev}.{j}.1.running_var"
+        for layer, op in enumerate(ops):
+            if op != "skip":
+                k = SMALL.ops.index(op)
+                pairs[f"stages.{s}.{layer + 1}.temporal.weight"] = f"cells.{s}.{j}.{layer}.ops.{k}.temporal.weight"
+                pairs[f"stages.{s}.{layer + 1}.bn2.bias"] = f"cells.{s}.{j}.{layer}.ops.{k}.bn2.bias"
+        prev = j
+    pairs["classifier.weight"] = f"classifiers.{prev}.weight"
+    target = discrete.state_dict()
+    for dst, src in pairs.items():
+        assert torch.equal(target[dst], source[src]), dst
+        assert state[dst].data_ptr() != source[src].data_ptr()  # a copy: retraining leaves the supernet alone
+    assert len(pairs) > 8
+    x = _random_set(seed=2).features
+    net.eval()
+    discrete.eval()
+    with torch.no_grad():
+        assert torch.allclose(discrete(x), net(x), atol=1e-5)
+    with pytest.raises(StructureError, match="stage1"):
+        net.inherited_state(VideoNASArch(4, (6, 8, 16), ((), (), ())))
+
+
 def test_differentiable_search_records_history_and_the_flops_term_shrinks_the_network():
     data = _random_set(n=16)
     runs = {}
@@ -213,6 +286,13 @@ def test_differentiable_search_records_history_and_the_flops_term_shrinks_the_ne
     assert mflops[0] == uniform > mflops[1] > mflops[-1]  # no architecture step during warm-up, then down
     assert runs[0.0].history[-1]["expected_mflops"] > mflops[-1]
     assert json.loads(json.dumps(result.to_dict()))["summary"] == result.arch.summary()
+    assert "weights" not in result.to_dict() and "supernet" not in result.to_dict()
+    assert result.supernet.decode() == result.arch
+    VideoNASNet(result.arch, 5, 4).load_state_dict(result.weights)  # every key, every shape
+    log = VideoNASSearch(SMALL, epochs=6, warmup_epochs=1, batch_size=8, arch_lr=0.1, flops_weight=2.0, decode="log")
+    assert log.run(data, data).history[-1]["expected_mflops"] == mflops[-1]  # decoding does not change the search
+    with pytest.raises(G2LError, match="decode"):
+        VideoNASSearch(SMALL, decode="viterbi")
 
 
 # -- Optuna ----------------------------------------------------------------------------------------------
@@ -329,6 +409,40 @@ def test_cli_differentiable_searches_retrains_and_compares_with_the_baseline(cli
     assert results["searched"]["arch"] == results["search"]["arch"]
 
 
+@pytest.mark.parametrize("init", ["searched", "scratch"])
+def test_cli_retrains_from_the_searched_weights_when_asked(cli_setup, tmp_path, monkeypatch, init):
+    from g2l_automl.objective import _videonas as objective_module
+
+    _, config = cli_setup
+    config = {**config, "search": {**config["search"], "decode": "log", "retrain_init": init}}
+    inits = []
+    real = objective_module.build_videonas
+
+    def spy(arch, *args, **kwargs):
+        net = real(arch, *args, **kwargs)
+        load = net.load_state_dict
+
+        def record(state, *a, **k):
+            inits.append({key: value.clone() for key, value in state.items()})
+            return load(state, *a, **k)
+
+        net.load_state_dict = record
+        return net
+
+    monkeypatch.setattr(objective_module, "build_videonas", spy)
+    out = tmp_path / "run"
+    args = ["videonas", "--config", _write(tmp_path / "c.yaml", config), "--out", str(out), "--device", "cpu"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    if init == "scratch":
+        assert inits == []
+    else:
+        assert len(inits) == 1  # the searched network only; the baseline has no searched weights
+        arch = VideoNASArch.from_dict(results["searched"]["arch"])
+        assert set(inits[0]) == set(VideoNASNet(arch, 32, 34).state_dict())
+    assert 0 < results["searched"]["test_mAP"] <= 100
+
+
 def test_cli_optuna_runs_against_a_created_study_and_checks_directions(cli_setup, tmp_path, capsys):
     _, config = cli_setup
     storage = f"sqlite:///{tmp_path / 'vn.db'}"
@@ -363,6 +477,8 @@ def test_cli_optuna_runs_against_a_created_study_and_checks_directions(cli_setup
         ("space", {"ops": ["dil1", "dil8"]}, "space: ops"),
         ("search", {"warmup_epochs": 3}, "search.warmup_epochs"),
         ("search", {"flops_base": 1}, "search.flops_base"),
+        ("search", {"decode": "max"}, "search.decode: must be one of sum, log"),
+        ("search", {"retrain_init": "warm"}, "search.retrain_init: must be one of scratch, searched"),
         ("training", {"lr": -1}, "training.lr"),
         ("training", {"epoch": 3}, r"training: unknown field\(s\) epoch"),
         ("optuna", {"metric": ["mAP", "F1@10"]}, "optuna.metric"),
@@ -383,7 +499,7 @@ def test_cli_bad_config_exits_2_naming_the_file_and_field(cli_setup, tmp_path, c
 
 
 def test_the_shipped_config_is_valid_and_its_help_runs():
-    from g2l_automl.cli._videonas import load_videonas_config
+    from g2l_automl.config import load_videonas_config
 
     config = load_videonas_config("studies/nas/videonas-multilabel.yaml")
     assert config.data["root"] == "data/multilabel" and config.space.num_stages == 4

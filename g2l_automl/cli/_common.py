@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
+from g2l_automl._checks import check_int, check_real
 from g2l_automl.data import ActionSegmentationDataset
 from g2l_automl.errors import DataError, G2LError
 from g2l_automl.training import parse_threads
@@ -13,14 +13,14 @@ from g2l_automl.training import parse_threads
 
 def check_option(option: str, value: Any, minimum: int) -> None:
     """An integer option's value must be >= ``minimum`` (None: not given, the default applies)."""
-    if value is not None and value < minimum:
-        raise G2LError(f"{option}: must be an integer >= {minimum}, got {value}")
+    if value is not None:
+        check_int(value, option, minimum, error=G2LError)
 
 
 def check_seconds(option: str, value: float | None) -> None:
     """A number of seconds must be positive and finite (None: not given)."""
-    if value is not None and not (value > 0 and math.isfinite(value)):
-        raise G2LError(f"{option}: must be a positive number of seconds, got {value}")
+    if value is not None:
+        check_real(value, option, 0.0, open_low=True, error=G2LError)
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:

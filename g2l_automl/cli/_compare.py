@@ -9,8 +9,9 @@ from pathlib import Path
 
 import optuna
 
+from g2l_automl import _attrs as attrs
 from g2l_automl._files import check_out_file, write_json_atomic
-from g2l_automl.cli._common import add_device_argument
+from g2l_automl.cli._common import add_device_argument, check_option
 from g2l_automl.config import load_config
 from g2l_automl.errors import G2LError
 from g2l_automl.search import Arm, compare_structures, display_url, load_study, study_arms
@@ -77,10 +78,8 @@ def _file_arms(paths: list[str], config) -> list[Arm]:  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seeds < 2:
-        raise G2LError(f"--seeds: must be an integer >= 2 (a spread needs two seeds at least), got {args.seeds}")
-    if args.epochs is not None and args.epochs < 1:
-        raise G2LError(f"--epochs: must be an integer >= 1, got {args.epochs}")
+    check_option("--seeds", args.seeds, 2)  # a spread needs two seeds at least
+    check_option("--epochs", args.epochs, 1)
     if bool(args.storage) != bool(args.study_name):
         raise G2LError("--storage and --study-name go together: give both, or neither")
     if not args.structure and not args.study_name:
@@ -106,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(out, {**head, **result.to_dict()})
         print(f"wrote {out}")
     if study is not None:  # last, so a failed run leaves the study's earlier summary (if any) in place
-        study.set_user_attr("compare", {**head, **result.to_dict(structures=False)})
+        study.set_user_attr(attrs.COMPARE, {**head, **result.to_dict(structures=False)})
         print(f"stored the summary on study {args.study_name!r} as user attr 'compare'")
     return 0

@@ -6,9 +6,9 @@ import argparse
 
 import optuna
 
+from g2l_automl import _attrs as attrs
 from g2l_automl.config import load_config
-from g2l_automl.nni._experiment import experiment_dir
-from g2l_automl.nni._export import export_to_study, to_frozen_trials
+from g2l_automl.nni import experiment_dir, export_to_study, to_frozen_trials
 from g2l_automl.search import display_url
 
 
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         value = f"{t.value:.3f}" if t.value is not None else "-"
         params = " ".join(str(v) for v in t.params.values())
         print(
-            f"{t.user_attrs['nni_trial_job_id']:>6} {t.user_attrs['g2l_id']:>4}"
-            f" {t.user_attrs['nni_parameter_id'] or '-':>12} {t.state.name:>9} {value:>9}  {params}"
+            f"{t.user_attrs[attrs.NNI_TRIAL_JOB_ID]:>6} {t.user_attrs[attrs.G2L_ID]:>4}"
+            f" {t.user_attrs[attrs.NNI_PARAMETER_ID] or '-':>12} {t.state.name:>9} {value:>9}  {params}"
         )
     print(f"{len(trials)} trials of experiment {args.experiment_id}")
     if args.to_storage:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import optuna
 
+from g2l_automl import _attrs as attrs
 from g2l_automl._files import check_out_dir, write_json_atomic
 from g2l_automl.cli._common import add_device_argument, check_option
 from g2l_automl.config import load_config
@@ -15,7 +16,7 @@ from g2l_automl.errors import G2LError
 from g2l_automl.metrics import format_table
 from g2l_automl.objective import SegmentationObjective
 from g2l_automl.samplers import sort_best_first
-from g2l_automl.search import build_objective, format_dilations, load_study, make_local_search, refine_study
+from g2l_automl.search import build_objective, format_dilations, load_study, refine_study
 from g2l_automl.structure import StructureSpec, load_structure, save_structure
 
 
@@ -64,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_out_dir(args.out)  # before any training
     config = load_config(args.config, data_root=args.data)
-    search = make_local_search(
-        config,
+    search = config.local_search(
         args.device,
         method=args.method,
         epochs=args.epochs,
@@ -86,16 +86,16 @@ def run(args: argparse.Namespace) -> int:
     top = args.top if args.top is not None else config.refine["top"]
     refined = refine_study(study, objective, search, top=top, numbers=args.trial or ())
     best = sort_best_first(study, refined)[0]
-    spec = StructureSpec.from_dict(best.user_attrs["structure"])
+    spec = StructureSpec.from_dict(best.user_attrs[attrs.STRUCTURE])
     print(
-        f"\nbest refined: trial {best.number} (from trial {best.user_attrs['refined_from']}), "
+        f"\nbest refined: trial {best.number} (from trial {best.user_attrs[attrs.REFINED_FROM]}), "
         f"value {', '.join(f'{v:.2f}' for v in best.values)}"
     )
-    print(format_table(best.user_attrs["metrics"]))
+    print(format_table(attrs.trial_metrics(best)))
     if args.out:
         out = Path(args.out)
         for trial in refined:
-            write_json_atomic(out / f"refined_trial{trial.number}.json", trial.user_attrs["structure"])
+            write_json_atomic(out / f"refined_trial{trial.number}.json", trial.user_attrs[attrs.STRUCTURE])
         save_structure(spec, out / "refined_best.json")
         save_structure(spec, out / "refined_best_g2l_config.json", format="g2l", settings={"study": args.study_name})
         print(f"saved {out / 'refined_best.json'} (train it with: g2l-optimize train --structure ...)")

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 
+from g2l_automl._attrs import trial_structure
 from g2l_automl._files import check_out_dir
 from g2l_automl.cli._common import add_device_argument, check_option, check_seconds
+from g2l_automl.cli._progress import SearchProgress
 from g2l_automl.config import load_config
 from g2l_automl.errors import G2LError
 from g2l_automl.pruners import PRUNERS
 from g2l_automl.samplers import SAMPLERS
-from g2l_automl.search import best_summary, run_search
-from g2l_automl.structure import StructureSpec, save_structure
+from g2l_automl.search import WarmStart, best_summary, enqueue_warm_starts, parse_source, run_search, warm_starts
+from g2l_automl.structure import save_structure
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -39,6 +43,14 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         action="store_true",
         help="enqueue the config's base structure (e.g. MS-TCN's 2**i dilations) once, into generation 0",
     )
+    p.add_argument(
+        "--warm-start",
+        metavar="STORAGE:STUDY",
+        default=None,
+        help="enqueue the best structures of another study (any storage, e.g. sqlite:///g2l.db:gtea) into "
+        "generation 0; genes outside this space's candidates move to the nearest one",
+    )
+    p.add_argument("--warm-top", type=int, default=None, metavar="K", help="how many of them (default 5)")
     p.add_argument(
         "--pruner", choices=PRUNERS, default=None, help="default: the config's pruner.name (none: no pruning)"
     )
@@ -67,13 +79,64 @@ def run(args: argparse.Namespace) -> int:
     check_option("--heartbeat-interval", args.heartbeat_interval, 0)
     check_option("--grace-period", args.grace_period, 1)
     check_option("--seed", args.seed, 0)
+    check_option("--warm-top", args.warm_top, 1)
+    if args.warm_top is not None and not args.warm_start:
+        raise G2LError("--warm-top: only with --warm-start STORAGE:STUDY")
+    source = parse_source(args.warm_start) if args.warm_start else None
     if args.out:
         check_out_dir(args.out)  # before any trial: a bad --out must not end the run after the work
     config = load_config(args.config, data_root=args.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    starts = warm_starts(*source, config.space, args.warm_top or 5) if source else []
     signal.signal(signal.SIGTERM, _terminate)
     rdb = "://" in args.storage
-    study = run_search(
+    total = args.n_trials if args.n_trials is not None else config.search["n_trials"]
+    name = args.sampler or config.search["sampler"]
+    population = (config.samplers.get(name) or {}).get("population_size") or config.population_size
+    progress = SearchProgress(total, population)
+    callbacks = [_best_so_far(Path(args.out), args.study_name)] if args.out else []
+    with progress:
+        prepare = _warm_start(starts, progress.log) if starts else None
+        study = _run(args, config, rdb, progress, [*callbacks, progress], prepare)
+    print("\n" + best_summary(study))
+    if args.out:
+        try:
+            _save_best(study, Path(args.out), args.study_name)
+        except OSError as exc:
+            raise G2LError(
+                f"--out: {args.out}: cannot write ({exc.strerror or exc}); the trials are stored in the study, "
+                f"save them again with refine or report"
+            ) from None
+    return 0
+
+
+def _warm_start(starts: list[WarmStart], log: Callable[[str], Any]) -> Callable[[optuna.Study], None]:
+    def prepare(study: optuna.Study) -> None:
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        added = enqueue_warm_starts(study, starts)
+        moved = sum(len(s.mapped) for s in starts)
+        log(
+            f"warm start: enqueued {added} of {len(starts)} structures of {starts[0].source.split('#')[0]!r} "
+            f"(best first; {moved} genes moved to the nearest candidate)"
+            + (
+                f"; the study already has {len(done)} complete trials, so they join its current generation"
+                if done
+                else ""
+            )
+        )
+
+    return prepare
+
+
+def _run(
+    args: argparse.Namespace,
+    config: Any,
+    rdb: bool,
+    progress: SearchProgress,
+    callbacks: list,
+    prepare: Callable[[optuna.Study], None] | None,
+) -> Any:
+    return run_search(
         config,
         storage=args.storage,
         study_name=args.study_name,
@@ -88,18 +151,10 @@ def run(args: argparse.Namespace) -> int:
         grace_period=args.grace_period,
         max_retry=args.max_retry,
         threads=args.threads,
-        callbacks=[_best_so_far(Path(args.out), args.study_name)] if args.out else [],
+        callbacks=callbacks,
+        log=progress.log,
+        prepare=prepare,
     )
-    print("\n" + best_summary(study))
-    if args.out:
-        try:
-            _save_best(study, Path(args.out), args.study_name)
-        except OSError as exc:
-            raise G2LError(
-                f"--out: {args.out}: cannot write ({exc.strerror or exc}); the trials are stored in the study, "
-                f"save them again with refine or report"
-            ) from None
-    return 0
 
 
 def _best_so_far(out: Path, study_name: str):  # noqa: ANN202
@@ -121,9 +176,9 @@ def _save_best(study: optuna.Study, out: Path, study_name: str, quiet: bool = Fa
         return
     single = len(study.directions) == 1
     for trial in [study.best_trial] if single else study.best_trials:
-        if "structure" not in trial.user_attrs:
+        spec = trial_structure(trial)  # what the trial trained and scored (refined in the trial, if it was)
+        if spec is None:
             continue
-        spec = StructureSpec.from_dict(trial.user_attrs["structure"])
         suffix = "" if single else f"_trial{trial.number}"
         save_structure(spec, out / f"best_structure{suffix}.json")
         save_structure(spec, out / f"best_g2l_config{suffix}.json", format="g2l", settings={"study": study_name})

@@ -6,12 +6,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from g2l_automl.config._yaml import check_fraction, check_int, merge_section, read_sections
+from g2l_automl._checks import check_int, check_real
+from g2l_automl.config._yaml import merge_section, read_sections
 from g2l_automl.errors import ConfigError, G2LError
 from g2l_automl.spaces import SearchSpace, space_from_dict
 from g2l_automl.structure import StructureSpec, load_structure
+
+if TYPE_CHECKING:  # torch is imported when a trainer is made, not with the config
+    from g2l_automl.egi import EGILocalSearch
+    from g2l_automl.training import Trainer
 
 _SECTIONS = {"data", "structure", "space", "training", "objective", "samplers", "search", "refine", "pruner"}
 _DATA = {
@@ -82,6 +87,45 @@ class StudyConfig:
     pruner: dict[str, Any] = field(default_factory=lambda: dict(_PRUNER))
     raw: dict[str, Any] = field(default_factory=dict)
 
+    def trainer(self, device: str = "auto", epochs: int | None = None) -> Trainer:
+        """The trainer of the ``training:`` section (``epochs`` overrides ``training.epochs``)."""
+        from g2l_automl.training import Trainer
+
+        t = self.training
+        return Trainer(
+            epochs=t["epochs"] if epochs is None else epochs,
+            batch_size=t["batch_size"],
+            lr=t["lr"],
+            device=device,
+            amp=t["amp"],
+            seed=t["seed"],
+            progress=False,
+        )
+
+    def local_search(self, device: str = "auto", **changes: Any) -> EGILocalSearch:
+        """The EGI (or DARTS) local search of the ``refine:`` section; ``changes`` override its settings (None
+        keeps them)."""
+        from g2l_automl.egi import EGILocalSearch
+
+        options = {k: v for k, v in self.refine.items() if k != "top"}
+        options.update({k: v for k, v in changes.items() if v is not None})
+        return EGILocalSearch(**options, trainer=self.trainer(device), seed=self.training["seed"])
+
+    @property
+    def population_size(self) -> int:
+        """M of the G2L sampler (``samplers.g2l.population_size``, else the sampler's default): the pruners'
+        population."""
+        given = self.samplers.get("g2l", {}).get("population_size")
+        return _default_population_size() if given is None else given
+
+
+def _default_population_size() -> int:
+    import inspect
+
+    from g2l_automl.samplers import G2LGeneticSampler
+
+    return inspect.signature(G2LGeneticSampler).parameters["population_size"].default
+
 
 def _structure(path: str, data: Any, base_dir: Path) -> StructureSpec:
     if not isinstance(data, Mapping) or ("default" in data) == ("file" in data):
@@ -150,15 +194,16 @@ def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> S
 def _check_values(config: StudyConfig) -> None:
     """Build what the config describes once (trainer, samplers), so bad values fail here, naming the field."""
     from g2l_automl.metrics import METRIC_NAMES
-    from g2l_automl.objective import EXTRA_METRICS
-    from g2l_automl.objective._segmentation import REPORT_METRICS
+    from g2l_automl.objective import EXTRA_METRICS, REPORT_METRICS
     from g2l_automl.samplers import SAMPLERS, make_sampler
     from g2l_automl.training import Trainer
 
     path, d, o, s = config.path, config.data, config.objective, config.search
-    check_fraction(path, "data.val_fraction", d["val_fraction"])
+    check_real(
+        d["val_fraction"], f"{path}: data.val_fraction", 0.0, 1.0, open_low=True, open_high=True, error=ConfigError
+    )
     for key in ("split", "sample_rate"):
-        check_int(path, f"data.{key}", d[key], 1)
+        check_int(d[key], f"{path}: data.{key}", 1, error=ConfigError)
     if not isinstance(d["bg_classes"], list) or not all(isinstance(c, str) for c in d["bg_classes"]):
         raise ConfigError(f"{path}: data.bg_classes: expected a list of class names, got {d['bg_classes']!r}")
     try:
@@ -167,8 +212,7 @@ def _check_values(config: StudyConfig) -> None:
         raise ConfigError(f"{path}: training.{exc}") from None
     if o["kind"] not in ("segmentation", "proxy"):
         raise ConfigError(f"{path}: objective.kind: {o['kind']!r}; choose segmentation or proxy")
-    if isinstance(o["proxy_seed"], bool) or not isinstance(o["proxy_seed"], int):
-        raise ConfigError(f"{path}: objective.proxy_seed: must be an integer, got {o['proxy_seed']!r}")
+    check_int(o["proxy_seed"], f"{path}: objective.proxy_seed", 0, error=ConfigError)
     metrics = [o["metric"]] if isinstance(o["metric"], str) else o["metric"]
     known = METRIC_NAMES + EXTRA_METRICS
     if not isinstance(metrics, list) or not metrics or any(m not in known for m in metrics):
@@ -177,25 +221,22 @@ def _check_values(config: StudyConfig) -> None:
         raise ConfigError(f"{path}: objective.report: {o['report']!r}; choose from {', '.join(REPORT_METRICS)}")
     if s["sampler"] not in SAMPLERS:
         raise ConfigError(f"{path}: search.sampler: unknown {s['sampler']!r}; choose from {', '.join(SAMPLERS)}")
-    if isinstance(s["n_trials"], bool) or not isinstance(s["n_trials"], int) or s["n_trials"] < 1:
-        raise ConfigError(f"{path}: search.n_trials: must be an integer >= 1, got {s['n_trials']!r}")
-    if s["timeout"] is not None and (not isinstance(s["timeout"], (int, float)) or s["timeout"] <= 0):
-        raise ConfigError(f"{path}: search.timeout: must be a positive number of seconds, got {s['timeout']!r}")
+    check_int(s["n_trials"], f"{path}: search.n_trials", 1, error=ConfigError)
+    if s["timeout"] is not None:  # seconds
+        check_real(s["timeout"], f"{path}: search.timeout", 0.0, open_low=True, error=ConfigError)
     from g2l_automl.pruners import make_pruner
-    from g2l_automl.search import make_local_search
 
     try:
-        make_local_search(config)
+        config.local_search()
     except G2LError as exc:
         raise ConfigError(f"{path}: refine.{exc}") from None
-    if isinstance(config.refine["top"], bool) or not isinstance(config.refine["top"], int) or config.refine["top"] < 1:
-        raise ConfigError(f"{path}: refine.top: must be an integer >= 1, got {config.refine['top']!r}")
-    check_int(path, "objective.repeats", o["repeats"], 1)
+    check_int(config.refine["top"], f"{path}: refine.top", 1, error=ConfigError)
+    check_int(o["repeats"], f"{path}: objective.repeats", 1, error=ConfigError)
     for key in ("refine", "rotate_val", "common_seeds"):
         if not isinstance(o[key], bool):
             raise ConfigError(f"{path}: objective.{key}: must be true or false, got {o[key]!r}")
     try:
-        make_pruner(config.pruner, config.samplers.get("g2l", {}).get("population_size", 50))
+        make_pruner(config.pruner, config.population_size)
     except (G2LError, ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: pruner.{exc}") from None
     for name, options in config.samplers.items():

@@ -1,5 +1,5 @@
-"""Reading YAML configs made of sections of fields with defaults, and checking field values; every error names the
-file and the field."""
+"""Reading YAML configs made of sections of fields with defaults; every error names the file and the field (field
+values are checked with :mod:`g2l_automl._checks`, ``where="FILE: section.field"``, ``error=ConfigError``)."""
 
 from __future__ import annotations
 
@@ -49,15 +49,3 @@ def merge_section(path: str, raw: Mapping[str, Any], name: str, defaults: Mappin
             f"{path}: {name}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}"
         )
     return {**defaults, **data}
-
-
-def check_int(path: str, field: str, value: Any, minimum: int) -> None:
-    """``value`` must be an integer (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{path}: {field}: must be an integer >= {minimum}, got {value!r}")
-
-
-def check_fraction(path: str, field: str, value: Any) -> None:
-    """``value`` must be a number strictly between 0 and 1 (e.g. a validation fraction)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise ConfigError(f"{path}: {field}: must be in (0, 1), got {value!r}")

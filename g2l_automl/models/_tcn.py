@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from g2l_automl.models._evanet_ops import POOL_KINDS, Conv2Plus1d, TemporalPool1d
 from g2l_automl.models._tgm import TemporalGaussianMixture1d, default_gaussians
 from g2l_automl.structure import LayerSpec, StageSpec, StructureSpec
 
@@ -22,8 +23,10 @@ def _dilated_conv(in_ch: int, out_ch: int, kernel_size: int, dilation: int) -> n
 
 
 class SeparableConv1d(nn.Module):
-    """A depthwise temporal convolution (one length-``kernel_size`` filter per input channel, dilated) followed by
-    a pointwise ``in -> out`` convolution: the 1-D counterpart of a (2+1)D factorised layer.
+    """A depthwise-separable temporal convolution: a depthwise temporal convolution (one length-``kernel_size``
+    filter per input channel, dilated) followed by a pointwise ``in -> out`` convolution, ``L C_in + C_in C_out``
+    weights. It is *not* EvaNet's (2+1)D layer, whose temporal convolution is a full ``L x C_out x C_out`` one
+    (:class:`~g2l_automl.models.Conv2Plus1d`, op ``conv2plus1d``).
 
     Example:
         >>> conv = SeparableConv1d(8, 16, kernel_size=5, dilation=2)
@@ -50,22 +53,30 @@ class SeparableConv1d(nn.Module):
 
 def temporal_op(op: str, in_channels: int, out_channels: int, kernel_size: int, dilation: int) -> nn.Module:
     """The length-keeping temporal module of a branch op: ``conv`` (a plain Conv1d, dilated when ``dilation > 1``),
-    ``sep_conv`` (:class:`SeparableConv1d`) or ``tgm`` (:class:`TemporalGaussianMixture1d` with ``L =
-    kernel_size``, ``M = min(4, L)`` and a bias like the convolutions')."""
+    ``conv2plus1d`` (EvaNet's (2+1)D, :class:`Conv2Plus1d`), ``sep_conv`` (:class:`SeparableConv1d`), ``tgm``
+    (:class:`TemporalGaussianMixture1d` with ``L = kernel_size``, ``M = min(4, L)`` and a bias like the
+    convolutions'), ``max_pool`` or ``avg_pool`` (:class:`TemporalPool1d`: pooling, then a 1x1 convolution)."""
     if op == "conv":
         return _dilated_conv(in_channels, out_channels, kernel_size, dilation)
+    if op == "conv2plus1d":
+        return Conv2Plus1d(in_channels, out_channels, kernel_size, dilation)
+    if op in POOL_KINDS:
+        return TemporalPool1d(POOL_KINDS[op], in_channels, out_channels, kernel_size, dilation)
     if op == "sep_conv":
         return SeparableConv1d(in_channels, out_channels, kernel_size, dilation)
     if op == "tgm":
         return TemporalGaussianMixture1d(
             in_channels, out_channels, kernel_size, default_gaussians(kernel_size), dilation, bias=True
         )
-    raise ValueError(f"op: no temporal module for {op!r}; choose conv, sep_conv or tgm")
+    raise ValueError(
+        f"op: no temporal module for {op!r}; choose conv, conv2plus1d, sep_conv, tgm, max_pool or avg_pool"
+    )
 
 
 class ParallelTemporal(nn.Module):
     """EvaNet's module of parallel temporal layers (Sec. 4.1-4.2, Fig. 5): every branch sees the input with its
-    own op and kernel length (all at the same dilation); the outputs are averaged.
+    own op and kernel length (all at the same dilation); the outputs are averaged. A pooling branch carries its
+    own 1x1 convolution after the pooling (Sec. 5.2); the other branches take the module input directly.
 
     Example:
         >>> module = ParallelTemporal(8, 8, [("conv", 3), ("tgm", 9), ("sep_conv", 5)], dilation=2)
@@ -126,6 +137,14 @@ class TGMResidualLayer(_ResidualLayer):
         return temporal_op("tgm", in_channels, spec.channels, spec.kernel_size, spec.dilation)
 
 
+class OpResidualLayer(_ResidualLayer):
+    """``conv2plus1d``, ``max_pool``, ``avg_pool``: MS-TCN's residual layer around the op's
+    :func:`temporal_op` (the layer's kernel length and dilation)."""
+
+    def _temporal(self, in_channels: int, spec: LayerSpec) -> nn.Module:
+        return temporal_op(spec.op, in_channels, spec.channels, spec.kernel_size, spec.dilation)
+
+
 class ParallelResidualLayer(_ResidualLayer):
     """``parallel``: MS-TCN's residual layer around a :class:`ParallelTemporal` module of the spec's branches."""
 
@@ -155,6 +174,9 @@ class DualDilatedResidualLayer(nn.Module):
 LAYER_TYPES: dict[str, type[nn.Module]] = {
     "conv": DilatedResidualLayer,
     "dual_conv": DualDilatedResidualLayer,
+    "conv2plus1d": OpResidualLayer,
+    "max_pool": OpResidualLayer,
+    "avg_pool": OpResidualLayer,
     "sep_conv": SeparableResidualLayer,
     "tgm": TGMResidualLayer,
     "parallel": ParallelResidualLayer,

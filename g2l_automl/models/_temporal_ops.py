@@ -24,6 +24,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from g2l_automl._checks import check_choice
+
 __all__ = ["TEMPORAL_OPS", "DilConv", "Identity", "Pool", "ReLUConvBN", "SepConv", "Zero"]
 
 
@@ -69,12 +71,10 @@ class Pool(nn.Module):
 
     def __init__(self, kind: str) -> None:
         super().__init__()
-        if kind == "avg":
+        if check_choice(kind, "Pool: kind", ("avg", "max")) == "avg":
             self.pool: nn.Module = nn.AvgPool1d(2, stride=1, padding=1, count_include_pad=False)
-        elif kind == "max":
-            self.pool = nn.MaxPool1d(2, stride=1, padding=1)
         else:
-            raise ValueError(f"Pool: kind must be 'avg' or 'max', got {kind!r}")
+            self.pool = nn.MaxPool1d(2, stride=1, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(x)[..., : x.shape[-1]]

@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from g2l_automl._checks import check_int
+from g2l_automl.errors import ParameterError
+
 #: Gaussians per input channel used by the layer ops when M is not given: ``min(DEFAULT_GAUSSIANS, L)`` (the
 #: paper only asks for M smaller than L; more Gaussians than taps add nothing).
 DEFAULT_GAUSSIANS = 4
@@ -63,13 +66,10 @@ class TemporalGaussianMixture1d(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("dilation", dilation)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be an odd integer >= 1, got {kernel_size!r}")
-        m = default_gaussians(kernel_size) if num_gaussians is None else num_gaussians
-        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-            raise ValueError(f"num_gaussians: must be an integer >= 1, got {num_gaussians!r}")
+            check_int(value, name)
+        if check_int(kernel_size, "kernel_size") % 2 == 0:
+            raise ParameterError(f"kernel_size: must be an odd integer >= 1, got {kernel_size!r}")
+        m = default_gaussians(kernel_size) if num_gaussians is None else check_int(num_gaussians, "num_gaussians")
         self.in_channels, self.out_channels, self.num_gaussians = in_channels, out_channels, m
         # Conv1d-style attributes, so code that reads a layer's temporal geometry treats both alike.
         self.kernel_size, self.dilation = (kernel_size,), (dilation,)

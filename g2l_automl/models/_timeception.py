@@ -19,8 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from g2l_automl._checks import check_int
 from g2l_automl.errors import StructureError
-from g2l_automl.models._nastc import TemporalNetwork, channel_shuffle, check_int, group_major, node_channels
+from g2l_automl.models._temporal_network import TemporalNetwork, channel_shuffle, group_major, node_channels
 from g2l_automl.models._temporal_ops import Pool
 
 __all__ = ["TemporalConvModule", "TimeceptionLayer", "TimeceptionNetwork"]
@@ -38,9 +39,9 @@ class TemporalConvModule(nn.Module):
 
     def __init__(self, c_in: int, c_branch: int, kernel_sizes: tuple[int, ...] = (3, 5, 7), groups: int = 1) -> None:
         super().__init__()
-        check_int("c_in", c_in)
-        check_int("c_branch", c_branch)
-        self.groups = check_int("groups", groups)
+        check_int(c_in, "c_in", error=StructureError)
+        check_int(c_branch, "c_branch", error=StructureError)
+        self.groups = check_int(groups, "groups", error=StructureError)
         cb = groups * c_branch
         if not kernel_sizes or any(isinstance(k, bool) or not isinstance(k, int) or k % 2 == 0 for k in kernel_sizes):
             raise StructureError(f"kernel_sizes: expected odd integers, got {kernel_sizes!r}")
@@ -72,9 +73,9 @@ class TimeceptionLayer(nn.Module):
 
     def __init__(self, channels: int, groups: int = 4, reduction: int = 4) -> None:
         super().__init__()
-        check_int("groups", groups)
-        check_int("reduction", reduction)
-        if check_int("channels", channels) % groups:
+        check_int(groups, "groups", error=StructureError)
+        check_int(reduction, "reduction", error=StructureError)
+        if check_int(channels, "channels", error=StructureError) % groups:
             raise StructureError(f"channels: {channels} is not divisible by groups={groups}")
         self.groups = groups
         self.c_branch = node_channels(channels // groups, reduction)
@@ -108,7 +109,7 @@ class TimeceptionNetwork(TemporalNetwork):
         dropout: float = 0.5,
     ) -> None:
         super().__init__(input_dim, num_classes, channels, hidden, dropout)
-        check_int("layers", layers)
+        check_int(layers, "layers", error=StructureError)
         c = channels
         for _ in range(layers):
             layer = TimeceptionLayer(c, groups, reduction)

@@ -1,10 +1,10 @@
 """Temp-DARTS (NAS-TC Sec. III-B): a differentiable search of one temporal normal cell.
 
-The supernet is a :class:`~g2l_automl.models.NASTCNetwork` whose every cell edge is a softmax mixture of the nine
+The supernet is a :class:`~g2l_automl.nas.NASTCSupernet` whose every cell edge is a softmax mixture of the nine
 temporal ops, with one ``alpha`` shared by all cells. Training alternates first-order DARTS steps
 (:class:`~g2l_automl.training.ClassifierTrainer` with ``arch_parameters=[alpha]``): after ``warmup`` weight-only
 epochs, every weight step on a training batch follows an ``alpha`` step on a validation batch. The result is the
-decoded :class:`~g2l_automl.models.Genotype` (per node the two strongest non-zero edges) with the op weights and
+decoded :class:`~g2l_automl.structure.Genotype` (per node the two strongest non-zero edges) with the op weights and
 their history, one snapshot per epoch.
 """
 
@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from g2l_automl.data._classification import ClassificationSet
+from g2l_automl._checks import check_int
+from g2l_automl.data import ClassificationSet
 from g2l_automl.errors import StructureError
-from g2l_automl.models._nastc import OP_NAMES, Genotype, NASTCNetwork, check_int
-from g2l_automl.training._classifier import ClassifierTrainer
-from g2l_automl.training._trainer import EpochCallback
+from g2l_automl.nas._nastc_supernet import NASTCSupernet
+from g2l_automl.structure import TEMPORAL_OP_NAMES as OP_NAMES
+from g2l_automl.structure import Genotype
+from g2l_automl.training import ClassifierTrainer, EpochCallback
 
 __all__ = ["TempDARTSResult", "TempDARTSSearch"]
 
@@ -59,7 +61,7 @@ class TempDARTSSearch:
 
     Args:
         layers, groups, channels, nodes, multiplier, hidden, dropout: the supernet (see
-            :class:`~g2l_automl.models.NASTCNetwork`); the searched cell is then retrained in any network size.
+            :class:`~g2l_automl.nas.NASTCSupernet`); the searched cell is then retrained in any network size.
         epochs: supernet training epochs; ``warmup`` of them train the weights only.
         batch_size, lr, weight_decay: the weights' Adam settings.
         arch_lr, arch_weight_decay: the architecture Adam settings (DARTS: 3e-4, 1e-3, betas (0.5, 0.999)).
@@ -97,9 +99,9 @@ class TempDARTSSearch:
         seed: int = 0,
     ) -> None:
         for name, value in (("layers", layers), ("groups", groups), ("channels", channels), ("nodes", nodes)):
-            check_int(name, value)
-        check_int("multiplier", multiplier)
-        check_int("hidden", hidden)
+            check_int(value, name, error=StructureError)
+        check_int(multiplier, "multiplier", error=StructureError)
+        check_int(hidden, "hidden", error=StructureError)
         if channels % groups:
             raise StructureError(f"channels: {channels} is not divisible by groups={groups}")
         if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < epochs:
@@ -124,14 +126,13 @@ class TempDARTSSearch:
             seed=self.seed,
         )
 
-    def build_supernet(self, input_dim: int, num_classes: int) -> NASTCNetwork:
+    def build_supernet(self, input_dim: int, num_classes: int) -> NASTCSupernet:
         """The supernet with seeded initial weights (the caller's RNG state is untouched)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            return NASTCNetwork(
+            return NASTCSupernet(
                 input_dim,
                 num_classes,
-                None,
                 layers=self.layers,
                 groups=self.groups,
                 channels=self.channels,

@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from g2l_automl._checks import check_choice, check_real
 from g2l_automl.data import ClassificationSet
 from g2l_automl.errors import G2LError, SpaceError
-from g2l_automl.models._videonas import OPS, VideoNASArch, VideoNASSupernet, _check_candidates
+from g2l_automl.nas._videonas_supernet import DECODE_CRITERIA, VideoNASSupernet
+from g2l_automl.structure import VIDEONAS_OPS as OPS
+from g2l_automl.structure import VideoNASArch, check_videonas_candidates
 from g2l_automl.training import ClassifierTrainer
 
 if TYPE_CHECKING:
@@ -34,7 +37,7 @@ class VideoNASSpace:
     Args:
         widths: candidate widths of each searched stage.
         max_layers: maximum stack layers of each stage.
-        ops: the candidate stack ops (a subset of :data:`~g2l_automl.models.VIDEONAS_OPS`).
+        ops: the candidate stack ops (a subset of :data:`~g2l_automl.structure.VIDEONAS_OPS`).
         stem_channels: width of the unsearched stem.
 
     Example:
@@ -58,7 +61,7 @@ class VideoNASSpace:
         stem_channels: int = 16,
     ) -> None:
         try:
-            _check_candidates(widths, max_layers, ops)
+            check_videonas_candidates(widths, max_layers, ops)
             VideoNASArch(stem_channels, tuple(w[0] for w in widths), tuple(() for _ in widths))
         except G2LError as exc:
             raise SpaceError(str(exc)) from None
@@ -193,14 +196,19 @@ class VideoNASSpace:
 @dataclass
 class VideoNASResult:
     """What a differentiable search found: the decoded architecture, the final architecture weights
-    (``alphas[s]``: ``(max_layers, n_ops)`` logits; ``betas[s]``: ``(n_{s-1}, n_s)`` logits), and one history
-    entry per epoch (training loss, validation mAP of the supernet, decoded architecture, expected MFLOPs)."""
+    (``alphas[s]``: ``(max_layers, n_ops)`` logits; ``betas[s]``: ``(n_{s-1}, n_s)`` logits), one history
+    entry per epoch (training loss, validation mAP of the supernet, decoded architecture, expected MFLOPs), and
+    ``weights``: the decoded network's state dict taken from the trained supernet
+    (:meth:`~g2l_automl.nas.VideoNASSupernet.inherited_state`; for retraining from the searched weights), and the
+    trained ``supernet`` itself (on the CPU; to decode it otherwise). Neither is serialised by :meth:`to_dict`."""
 
     arch: VideoNASArch
     alphas: list[np.ndarray]
     betas: list[np.ndarray]
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    weights: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    supernet: VideoNASSupernet | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,11 +224,12 @@ class VideoNASResult:
 class VideoNASSearch:
     """Differentiable Video-NAS search (Sec. 3.3, appendix A.1) on video-level classification sets.
 
-    The supernet (:class:`~g2l_automl.models.VideoNASSupernet`) is trained with
+    The supernet (:class:`~g2l_automl.nas.VideoNASSupernet`) is trained with
     :class:`~g2l_automl.training.ClassifierTrainer`: ``warmup_epochs`` of weight-only training, then per batch an
     architecture step on a validation batch (loss ``BCE + flops_weight * log_k(E[FLOPs])``, Eq. 5, ``k =
     flops_base``) and a weight step on a training batch. Decoding: argmax op per stack layer, Viterbi path over the
-    width candidates.
+    width candidates by ``decode`` (:data:`~g2l_automl.nas.DECODE_CRITERIA`: ``sum`` of the path weights, the
+    paper's, or of their logs).
 
     Args:
         space: the :class:`VideoNASSpace`.
@@ -229,6 +238,7 @@ class VideoNASSearch:
             epoch; with a few steps per epoch on small sets a larger rate (default 0.01) lets the weights move.
         flops_weight, flops_base: ``lambda`` and ``k`` of Eq. 5 (0 switches the cost term off).
         dropout: dropout before the classifiers.
+        decode: the Viterbi criterion, ``sum`` (paper, default) or ``log``.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         seed: seed of the supernet's weights, the batch order and dropout.
 
@@ -259,13 +269,12 @@ class VideoNASSearch:
         dropout: float = 0.5,
         device: str = "auto",
         seed: int = 0,
+        decode: str = "sum",
     ) -> None:
         if not isinstance(space, VideoNASSpace):
             raise SpaceError(f"space: expected a VideoNASSpace, got {type(space).__name__}")
-        if not isinstance(flops_weight, (int, float)) or isinstance(flops_weight, bool) or flops_weight < 0:
-            raise G2LError(f"flops_weight: must be a number >= 0, got {flops_weight!r}")
-        if not isinstance(flops_base, (int, float)) or isinstance(flops_base, bool) or not flops_base > 1:
-            raise G2LError(f"flops_base: must be a number > 1 (the base k of log_k), got {flops_base!r}")
+        check_real(flops_weight, "flops_weight", 0.0, error=G2LError)
+        check_real(flops_base, "flops_base (the base k of log_k)", 1.0, open_low=True, error=G2LError)
         if isinstance(warmup_epochs, int) and isinstance(epochs, int) and warmup_epochs >= epochs:
             raise G2LError(f"warmup_epochs: {warmup_epochs} leaves no search epoch of {epochs}")
         self.space = space
@@ -284,6 +293,7 @@ class VideoNASSearch:
         self.flops_base = float(flops_base)
         self.dropout = dropout
         self.seed = seed
+        self.decode = check_choice(decode, "decode", DECODE_CRITERIA, error=G2LError)
 
     def penalty(self, supernet: VideoNASSupernet) -> torch.Tensor:
         """``lambda * log_k(E[FLOPs])`` of Eq. 5 (float32 scalar)."""
@@ -297,7 +307,7 @@ class VideoNASSearch:
         history: list[dict[str, Any]] = []
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
-            arch = supernet.decode()
+            arch = supernet.decode(self.decode)
             with torch.no_grad():
                 expected = float(supernet.expected_flops())
             entry = {k: v for k, v in logs.items() if k != "seconds"}
@@ -310,10 +320,13 @@ class VideoNASSearch:
         self.trainer.fit(
             supernet, train, val, arch_parameters=supernet.arch_parameters(), arch_penalty=penalty, callback=on_epoch
         )
+        arch = supernet.decode(self.decode)
         return VideoNASResult(
-            arch=supernet.decode(),
+            arch=arch,
             alphas=[a.detach().cpu().numpy().copy() for a in supernet.alphas],
             betas=[b.detach().cpu().numpy().copy() for b in supernet.betas],
             history=history,
             seconds=round(time.perf_counter() - start, 3),
+            weights={k: v.cpu() for k, v in supernet.inherited_state(arch).items()},
+            supernet=supernet.cpu(),
         )

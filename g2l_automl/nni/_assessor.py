@@ -11,6 +11,7 @@ from typing import Any
 from nni.assessor import Assessor, AssessResult
 from nni.runtime.env_vars import dispatcher_env_vars
 
+from g2l_automl._checks import check_choice
 from g2l_automl._files import write_json_atomic
 from g2l_automl.nni._protocol import default_value, echoed_id, ledger
 from g2l_automl.pruners import RungRule
@@ -58,8 +59,7 @@ class EGIAssessor(Assessor):
         min_trials: int | None = None,
     ) -> None:
         self.rule = RungRule(population_size, checkpoints, rule, reduction_factor, min_resource, min_trials)
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"optimize_mode: must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        check_choice(optimize_mode, "optimize_mode", ("maximize", "minimize"))
         self.population_size = self.rule.population_size
         self.checkpoints = self.rule.checkpoints
         self.maximize = optimize_mode == "maximize"

@@ -69,6 +69,10 @@ def resolve_path(name: str) -> str:
     return os.path.join(code, name) if code else name
 
 
+#: NNI's events that end a trial job (their timestamp is the job's end time).
+_ENDED = ("SUCCEEDED", "FAILED", "USER_CANCELED", "SYS_CANCELED", "EARLY_STOPPED")
+
+
 @dataclass
 class TrialRecord:
     """One trial job: the parameters it really ran with (its own record) and its metrics by job id."""
@@ -80,19 +84,22 @@ class TrialRecord:
     final: Any = None
     intermediate: list[Any] = field(default_factory=list)
     status: str | None = None
+    start_ms: int | None = None  # NNI's own times (ms since the epoch): when the job started running ...
+    end_ms: int | None = None  # ... and when it ended
 
 
 def trial_records(path: Path) -> list[TrialRecord]:
     """Every trial job of the experiment, paired by job id: parameters from ``g2l_trial.json`` in the job's
-    folder (written by our trial entry point), metrics from NNI's database, final status from its events."""
+    folder (written by our trial entry point), metrics from NNI's database, final status and NNI's start and end
+    times from its events."""
     metrics, events = _query(
         path,
         "SELECT trialJobId, parameterId, type, sequence, data FROM MetricData ORDER BY timestamp",
-        "SELECT trialJobId, event FROM TrialJobEvent ORDER BY timestamp",
+        "SELECT trialJobId, event, timestamp FROM TrialJobEvent ORDER BY timestamp",
     )
     where = path / "db" / "nni.sqlite"
     records: dict[str, TrialRecord] = {}
-    for job, _event in events:
+    for job, _event, _time in events:
         records.setdefault(job, TrialRecord(job, None, None, None))
     for job, pid, kind, _seq, data in metrics:
         rec = records.setdefault(job, TrialRecord(job, None, None, None))
@@ -104,9 +111,19 @@ def trial_records(path: Path) -> list[TrialRecord]:
             rec.final = value
         else:
             rec.intermediate.append(value)
-    for job, event in events:
-        if event not in ("WAITING", "RUNNING", "UNKNOWN"):
-            records[job].status = event
+    started: dict[str, int] = {}
+    for job, event, stamp in events:
+        stamp = stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
+        if event == "RUNNING" and stamp is not None:
+            started.setdefault(job, stamp)
+        elif event == "WAITING" and records[job].start_ms is None:
+            records[job].start_ms = stamp  # the submit time, used when no RUNNING event was stored
+        if event in _ENDED:
+            records[job].status, records[job].end_ms = event, stamp
+        elif event not in ("WAITING", "RUNNING", "UNKNOWN") and records[job].status not in _ENDED:
+            records[job].status = event  # e.g. USER_TO_CANCEL, which NNI may store just after USER_CANCELED
+    for job, stamp in started.items():
+        records[job].start_ms = stamp
     # local training service: environments/local-env/trials/<job>/; older layouts: trials/<job>/
     files = {f.parent.name: f for f in path.glob("**/trials/*/g2l_trial.json")}
     for rec in records.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,10 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from g2l_automl import _attrs as schema
 from g2l_automl.errors import G2LError
 from g2l_automl.nni._experiment import TrialRecord, profile, trial_records
-from g2l_automl.nni._protocol import ID_KEY, default_value, echoed_id
+from g2l_automl.nni._protocol import ID_KEY, STOPPED_KEY, default_value, echoed_id
 from g2l_automl.nni._space import distributions_from_nni
 from g2l_automl.search import display_url, open_storage
 from g2l_automl.spaces import SearchSpace
@@ -27,11 +29,28 @@ def _check_pairing(rec: TrialRecord) -> None:
             raise G2LError(f"trial job {rec.job}: metric echoes {ID_KEY}={echoed} but the job ran {rec.g2l_id}")
 
 
+def _time(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000)
+
+
+def _set_times(trial: FrozenTrial, rec: TrialRecord) -> None:
+    """NNI's own start and end times of the job (naive local time, as Optuna stores its own), so durations in
+    optuna-dashboard are the real ones; without them the export time stays."""
+    start, end = _time(rec.start_ms), _time(rec.end_ms)
+    if start is not None:
+        trial.datetime_start = start
+    if end is not None and (start is None or end >= start):
+        trial.datetime_complete = end
+    if trial.datetime_complete is not None and trial.datetime_start > trial.datetime_complete:
+        trial.datetime_start = trial.datetime_complete
+
+
 def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[FrozenTrial]:
     """One Optuna trial per finished job that recorded its parameters (jobs of other trial commands have no
     record and are skipped): COMPLETE with a usable final ``default``, else PRUNED when stopped by the assessor
-    and FAIL otherwise; intermediate defaults as intermediate values; all numeric metrics, the NNI ids and (with
-    ``space``) the structure as user attrs."""
+    and FAIL otherwise (a final result marked ``stopped`` is PRUNED too); intermediate defaults as intermediate
+    values; NNI's start and end times; all numeric metrics, the NNI ids and (with ``space``) the structure as user
+    attrs."""
     if space is not None:
         distributions: dict[str, BaseDistribution] = space.distributions()
     else:
@@ -52,22 +71,23 @@ def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[Froze
         if value is not None:
             state = TrialState.COMPLETE
         else:
-            state = TrialState.PRUNED if rec.status in _STOPPED else TrialState.FAIL
+            stopped = rec.status in _STOPPED or (isinstance(rec.final, dict) and rec.final.get(STOPPED_KEY))
+            state = TrialState.PRUNED if stopped else TrialState.FAIL
         steps = {i + 1: v for i, m in enumerate(rec.intermediate) if (v := default_value(m)[0]) is not None}
         attrs: dict[str, Any] = {
-            "nni_trial_job_id": rec.job,
-            "nni_parameter_id": rec.parameter_id,
-            "nni_status": rec.status,
-            "g2l_id": rec.g2l_id,
+            schema.NNI_TRIAL_JOB_ID: rec.job,
+            schema.NNI_PARAMETER_ID: rec.parameter_id,
+            schema.NNI_STATUS: rec.status,
+            schema.G2L_ID: rec.g2l_id,
         }
         if isinstance(rec.final, dict):
-            attrs["metrics"] = {
+            attrs[schema.METRICS] = {
                 k: v for k, v in rec.final.items() if k not in ("default", ID_KEY) and isinstance(v, (int, float))
             }
             if rec.final.get("error"):
-                attrs["error"] = rec.final["error"]
+                attrs[schema.ERROR] = rec.final["error"]
         if space is not None:
-            attrs["structure"] = space.to_structure(rec.parameters).to_dict()
+            attrs[schema.STRUCTURE] = space.to_structure(rec.parameters).to_dict()
         try:
             trial = create_trial(
                 state=state,
@@ -79,6 +99,7 @@ def to_frozen_trials(path: Path, space: SearchSpace | None = None) -> list[Froze
             )
         except ValueError as exc:  # a parameter value outside its distribution, a non-finite value, ...
             raise G2LError(f"trial job {rec.job}: {exc}") from None
+        _set_times(trial, rec)
         out.append(trial)
     return out
 

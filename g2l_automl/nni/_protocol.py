@@ -16,6 +16,11 @@ from typing import Any
 
 #: The key our tuners add to every parameter set and our trials echo in every metric dict.
 ID_KEY = "_g2l_id"
+#: The key of the structure a trial really trained, in every metric dict, as a short line (NNI's web UI shows it
+#: as the column "structure (metric)").
+STRUCTURE_KEY = "structure"
+#: The key of a final result whose trial was stopped (by SIGINT or SIGTERM) before it finished: the signal's name.
+STOPPED_KEY = "stopped"
 
 
 @dataclass
@@ -73,8 +78,10 @@ def echoed_id(metric: object) -> int | None:
 
 def default_value(metric: Any) -> tuple[float | None, str]:
     """The number a tuner or assessor uses from a metric (``metric`` or ``metric['default']``), or None and why
-    it cannot be used (not a number, NaN/inf, or a trial that reported a failure)."""
+    it cannot be used (not a number, NaN/inf, or a trial that reported a failure or being stopped)."""
     if isinstance(metric, dict):
+        if metric.get(STOPPED_KEY):
+            return None, f"the trial was stopped ({metric[STOPPED_KEY]}) before it finished"
         if metric.get("error"):
             return None, f"the trial failed: {metric['error']}"
         if "default" not in metric:

@@ -22,9 +22,11 @@ from optuna.storages import InMemoryStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from g2l_automl import _attrs as attrs
+from g2l_automl._checks import check_choice
 from g2l_automl.errors import SpaceError
 from g2l_automl.nni._experiment import resolve_path
-from g2l_automl.nni._protocol import ID_KEY, default_value, echoed_id, ledger
+from g2l_automl.nni._protocol import ID_KEY, STOPPED_KEY, default_value, echoed_id, ledger
 from g2l_automl.nni._space import distributions_from_nni
 from g2l_automl.samplers import G2LGeneticSampler, make_sampler
 from g2l_automl.spaces import SearchSpace
@@ -38,9 +40,7 @@ STUDY_NAME = "nni"
 
 
 def _mode(optimize_mode: str) -> str:
-    if optimize_mode not in ("maximize", "minimize"):
-        raise ValueError(f"optimize_mode: must be 'maximize' or 'minimize', got {optimize_mode!r}")
-    return optimize_mode
+    return check_choice(optimize_mode, "optimize_mode", ("maximize", "minimize"))
 
 
 def _numeric(metric: Mapping[str, Any]) -> dict[str, float]:
@@ -90,11 +90,12 @@ class _SamplerTuner(Tuner):
             )
         self.distributions: dict[str, BaseDistribution] | None = self.space.distributions() if self.space else None
         self._by_parameter: dict[int, int] = {
-            t.user_attrs["nni_parameter_id"]: t.number
+            t.user_attrs[attrs.NNI_PARAMETER_ID]: t.number
             for t in self.study.get_trials(deepcopy=False)
-            if "nni_parameter_id" in t.user_attrs
+            if attrs.NNI_PARAMETER_ID in t.user_attrs
         }
         self._issued: set[int] = set()
+        self._awaiting_end: set[int] = set()  # trials whose final result came in, their job's end not yet
         self._deferred: list[int] = []
         self._send: Callable[[int, dict[str, Any]], None] | None = None
         self._stale_checked = False
@@ -151,11 +152,20 @@ class _SamplerTuner(Tuner):
                 ended = self._ledger.take_ended()
                 if ended:  # exact: the assessor saw these jobs' own metrics
                     for number, ok in ended:
+                        self._awaiting_end.discard(number)
                         self._close(number, ok)
                 elif parameter_id in self._by_parameter:
-                    # NNI's parameter id, right unless jobs ran concurrently (issue 5726); our trials report a
-                    # final result on every path they control, so this only decides trials that died silently
-                    self._close(self._by_parameter[parameter_id], success)
+                    # NNI's parameter id, right unless jobs ran concurrently (issue 5726). Our trials report a final
+                    # result on every path they control (a stop included) before they exit, so while a trial whose
+                    # result came in awaits its end, this end is that job's (its id may name another, still
+                    # running trial); otherwise the job died silently and the id decides
+                    number = self._by_parameter[parameter_id]
+                    if number in self._awaiting_end:
+                        self._awaiting_end.discard(number)
+                    elif self._awaiting_end:
+                        self._awaiting_end.pop()
+                    else:
+                        self._close(number, success)
             except Exception:
                 _LOG.exception("trial_end(%s) failed", parameter_id)
             self._release()
@@ -183,7 +193,7 @@ class _SamplerTuner(Tuner):
             if self.distributions is None:
                 raise RuntimeError("generate_parameters called before update_search_space")
             trial = self.study.ask(self.distributions)
-        trial.set_user_attr("nni_parameter_id", parameter_id)
+        trial.set_user_attr(attrs.NNI_PARAMETER_ID, parameter_id)
         self._by_parameter[parameter_id] = trial.number
         self._issued.add(trial.number)
         return {**trial.params, ID_KEY: trial.number}
@@ -207,6 +217,8 @@ class _SamplerTuner(Tuner):
         if number is None:
             self._import({"parameter": dict(parameters), "value": value})
             return
+        if parameter_id >= 0:  # a result from a running job (not import_data's): that job's end follows
+            self._awaiting_end.add(number)
         trial = self._frozen(number)
         if trial is None or trial.state != TrialState.RUNNING:
             _LOG.warning("result for trial %s that is not running (%s); ignored", number, trial and trial.state.name)
@@ -218,7 +230,8 @@ class _SamplerTuner(Tuner):
             storage.set_trial_user_attr(trial_id, "metrics", _numeric(value))
         default, why = default_value(value)
         if default is None:
-            state = TrialState.PRUNED if self._ledger.was_stopped(number) else TrialState.FAIL
+            stopped = self._ledger.was_stopped(number) or (isinstance(value, Mapping) and value.get(STOPPED_KEY))
+            state = TrialState.PRUNED if stopped else TrialState.FAIL
             _LOG.warning("trial %d: %s; marked %s", number, why, state.name)
             storage.set_trial_user_attr(trial_id, "error", why)
             self.study.tell(number, state=state)
@@ -267,7 +280,10 @@ class _SamplerTuner(Tuner):
                 params=params,
                 distributions={k: distributions[k] for k in params},
                 value=default,
-                user_attrs={"imported": True, **({"metrics": _numeric(value)} if isinstance(value, Mapping) else {})},
+                user_attrs={
+                    attrs.IMPORTED: True,
+                    **({attrs.METRICS: _numeric(value)} if isinstance(value, Mapping) else {}),
+                },
                 system_attrs=self._import_attrs(),
             )
         )

@@ -2,7 +2,14 @@
 deterministic proxy for fast comparisons."""
 
 from g2l_automl.objective._proxy import EpistaticProxyObjective, ProxyObjective
-from g2l_automl.objective._segmentation import EXTRA_METRICS, FLOPS_FRAMES, Score, SegmentationObjective
+from g2l_automl.objective._segmentation import (
+    EXTRA_METRICS,
+    FLOPS_FRAMES,
+    REPORT_METRICS,
+    Score,
+    SegmentationObjective,
+)
+from g2l_automl.objective._trial import Spent, TrialObjective, check_study_directions
 from g2l_automl.objective._videonas import (
     VIDEONAS_METRICS,
     VideoNASObjective,
@@ -16,9 +23,13 @@ __all__ = [
     "FLOPS_FRAMES",
     "VIDEONAS_METRICS",
     "ProxyObjective",
+    "REPORT_METRICS",
     "Score",
     "SegmentationObjective",
+    "Spent",
+    "TrialObjective",
     "VideoNASObjective",
     "arch_cost",
+    "check_study_directions",
     "train_and_score",
 ]

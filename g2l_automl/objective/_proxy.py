@@ -7,6 +7,7 @@ import math
 import numpy as np
 import optuna
 
+from g2l_automl import _attrs as attrs
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 
@@ -51,9 +52,14 @@ class ProxyObjective:
     #: What :class:`SegmentationObjective` calls its objective names: one value, higher is better.
     metrics: tuple[str, ...] = ("proxy",)
 
+    @property
+    def directions(self) -> list[str]:
+        """The study direction the value needs."""
+        return ["maximize"]
+
     def __call__(self, trial: optuna.Trial) -> float:
         spec = self.space.suggest(trial, self.encoding)
-        trial.set_user_attr("structure", spec.to_dict())
+        trial.set_user_attr(attrs.STRUCTURE, spec.to_dict())
         return self.score(spec)
 
 
@@ -87,6 +93,11 @@ class EpistaticProxyObjective:
 
     #: What :class:`SegmentationObjective` calls its objective names: one value, higher is better.
     metrics: tuple[str, ...] = ("proxy",)
+
+    @property
+    def directions(self) -> list[str]:
+        """The study direction the value needs."""
+        return ["maximize"]
 
     def __init__(self, space: SearchSpace, seed: int = 0, encoding: str = "categorical") -> None:
         self.space, self.encoding = space, check_encoding(encoding)
@@ -128,5 +139,5 @@ class EpistaticProxyObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         spec = self.space.suggest(trial, self.encoding)
-        trial.set_user_attr("structure", spec.to_dict())
+        trial.set_user_attr(attrs.STRUCTURE, spec.to_dict())
         return self.score(spec)

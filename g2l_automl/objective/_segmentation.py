@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -12,21 +10,19 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
+from g2l_automl import _attrs as attrs
+from g2l_automl._checks import check_int, check_real
 from g2l_automl.data import ActionSegmentationDataset, Video, iterate_batches
 from g2l_automl.egi import EGILocalSearch, LocalSearchResult
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, count_flops
 from g2l_automl.models import build_model
-from g2l_automl.objective._reuse import reuse, scored_before
+from g2l_automl.objective._trial import EpochCallback, Spent, TrialObjective
 from g2l_automl.spaces import SearchSpace, check_encoding
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer, replace_trainer, segmentation_loss
-from g2l_automl.training._checks import check_int
-
-_LOG = logging.getLogger(__name__)
 
 #: Objective values besides the segmentation metrics: ``params`` is the model's parameter count, ``flops`` the
 #: FLOPs of one forward pass over :data:`FLOPS_FRAMES` frames (PyTorch's flop counter; linear in the length).
@@ -59,13 +55,15 @@ def _std(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.stdev(d[k] for d in dicts) if len(dicts) > 1 else 0.0 for k in dicts[0]}
 
 
-class SegmentationObjective:
+class SegmentationObjective(TrialObjective):
     """Optuna objective for structure search (G2L Eq. 2: ``E(C) = f(V | C, theta_n)``).
 
     Each call asks ``space`` for a structure, trains it for ``trainer.epochs`` epochs (G2L: 5) on the train part
-    of ``split`` and scores it on a validation part carved from the train list (never the test list). It reports
-    the validation ``report`` metric after every epoch (``trial.report``, so pruners work) and returns ``metric``
-    (one name, or several for a multi-objective study). The structure JSON, all validation metrics, the
+    of ``split`` and scores it on a validation part carved from the train list (never the test list). When the
+    study's one objective is a validation metric, it reports the validation ``report`` metric after every epoch
+    (``trial.report``, so pruners work; never with ``params`` / ``flops`` minimised, where a pruner would cut the
+    best trials) and returns ``metric`` (one name, or several for a multi-objective study); the trial skeleton is
+    :class:`~g2l_automl.objective.TrialObjective`'s. The structure JSON, all validation metrics, the
     parameter count, the training time and the training epochs spent (``epochs``: every repeat, the epochs before
     a prune, the refinement's, 0 for a structure scored before) go to the trial's user attrs. A crash or a NaN
     loss fails that trial alone (its message is kept in the ``error`` user attr); the study and the worker go on.
@@ -143,11 +141,8 @@ class SegmentationObjective:
             raise G2LError("metric: at least one metric is needed")
         if report not in REPORT_METRICS:
             raise G2LError(f"report: unknown metric {report!r}; choose from {', '.join(REPORT_METRICS)}")
-        if not 0.0 < val_fraction < 1.0:
-            raise G2LError(
-                f"val_fraction: must be in (0, 1) so that candidates are scored on held-out videos, "
-                f"got {val_fraction!r}"
-            )
+        # candidates are scored on held-out videos: some, and not all of the train list
+        check_real(val_fraction, "val_fraction", 0.0, 1.0, open_low=True, open_high=True)
         self.dataset = dataset
         self.space = space
         self.trainer = trainer or Trainer(epochs=5, batch_size=8, progress=False)
@@ -158,8 +153,8 @@ class SegmentationObjective:
         self.model_seed = model_seed
         self.refine = refine
         self.encoding = check_encoding(encoding)
-        check_int("repeats", repeats)
-        check_int("val_fold", val_fold, 0)
+        check_int(repeats, "repeats")
+        check_int(val_fold, "val_fold", 0)
         for name, flag in (("rotate_val", rotate_val), ("common_seeds", common_seeds)):
             if not isinstance(flag, bool):
                 raise G2LError(f"{name}: must be true or false, got {flag!r}")
@@ -262,70 +257,41 @@ class SegmentationObjective:
                 out.append(float(metrics[name]))
         return out[0] if len(out) == 1 else tuple(out)
 
-    def _failed(self, trial: optuna.Trial, exc: Exception) -> float | tuple[float, ...]:
-        """Fail ``trial`` alone: its error in the ``error`` user attr, NaN as its value(s)."""
-        _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
-        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-        return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
+    def prepare(self) -> None:
+        self.parts()  # the data is read before the first trial: its errors stop the worker, not a trial
 
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        self.parts()
-        try:  # a structure that cannot be built fails this trial alone, as a failed training does
-            structure = self.space.suggest(trial, self.encoding)
-        except Exception as exc:
-            return self._failed(trial, exc)
-        trial.set_user_attr("structure", structure.to_dict())
+    def suggest(self, trial: optuna.Trial) -> StructureSpec:
+        return self.space.suggest(trial, self.encoding)
+
+    def epoch_weight(self) -> int:
+        return self.repeats
+
+    def reusable(self, trial: optuna.Trial) -> Callable[[FrozenTrial], bool] | None:
         # with common seeds a structure scores the same in any trial: one scored before is not trained again
         # (with in-trial refinement only trials refined in the trial match, without it only unrefined ones)
+        if not self.common_seeds:
+            return None
         refined = self.refine is not None
+        return lambda t: (attrs.REFINED_STRUCTURE in t.user_attrs) == refined
 
-        def same_kind(t: FrozenTrial) -> bool:
-            return ("refined_structure" in t.user_attrs) == refined
+    def score_candidate(
+        self, trial: optuna.Trial, candidate: StructureSpec, on_epoch: EpochCallback, spent: Spent
+    ) -> dict:
+        structure = candidate
+        result = self.evaluate(structure, on_epoch, 0 if self.common_seeds else trial.number)
+        metrics, n_params, seconds = result.metrics, result.n_params, result.seconds
+        if self.repeats > 1:
+            trial.set_user_attr(attrs.REPEATS, result.repeats)
+            trial.set_user_attr(attrs.METRICS_STD, result.std)
+        if self.refine is not None:
+            trial.set_user_attr(attrs.UNREFINED_METRICS, metrics)
+            metrics, n_params, seconds, structure, more = self._refine(trial, structure, seconds)
+            spent.epochs += more
+        flops = self.flops(structure)
+        return {attrs.PARAMS: n_params, attrs.FLOPS: flops, attrs.METRICS: metrics, attrs.TRAIN_SECONDS: seconds}
 
-        earlier = scored_before(trial, "structure", structure.to_dict(), same_kind) if self.common_seeds else None
-        if earlier is not None:
-            return reuse(trial, earlier)
-        single = len(trial.study.directions) == 1
-        # a loss is reported in the study's direction (negated when it maximises), as pruners assume
-        maximized = single and trial.study.direction == StudyDirection.MAXIMIZE
-        sign = -1.0 if self.report == "val_loss" and maximized else 1.0
-
-        spent = [0]  # training epochs so far, every repeat counted: the ``epochs`` user attr (compute, not trials)
-
-        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
-            spent[0] = epoch * self.repeats
-            if single and "val" in logs:
-                value = logs["val"][self.report]
-                trial.report(sign * value, epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after epoch {epoch}: {self.report}={value:.4g}")
-
-        try:
-            result = self.evaluate(structure, on_epoch, 0 if self.common_seeds else trial.number)
-            metrics, n_params, seconds = result.metrics, result.n_params, result.seconds
-            if self.repeats > 1:
-                trial.set_user_attr("repeats", result.repeats)
-                trial.set_user_attr("metrics_std", result.std)
-            if self.refine is not None:
-                trial.set_user_attr("unrefined_metrics", metrics)
-                metrics, n_params, seconds, structure, more = self._refine(trial, structure, seconds)
-                spent[0] += more
-        except optuna.TrialPruned:
-            trial.set_user_attr("epochs", spent[0])
-            raise
-        except Exception as exc:  # one bad candidate (NaN loss, out of memory, ...) must not stop the search
-            trial.set_user_attr("epochs", spent[0])
-            return self._failed(trial, exc)
-        trial.set_user_attr("epochs", spent[0])
-        try:
-            flops = self.flops(structure)
-        except Exception as exc:
-            return self._failed(trial, exc)
-        trial.set_user_attr("params", n_params)
-        trial.set_user_attr("flops", flops)
-        trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("train_seconds", seconds)
-        return self.values(metrics, n_params, flops)
+    def scored_values(self, scored: dict[str, Any]) -> float | tuple[float, ...]:
+        return self.values(scored[attrs.METRICS], scored[attrs.PARAMS], scored[attrs.FLOPS])
 
     def refine_structure(
         self, structure: StructureSpec, search: EGILocalSearch
@@ -348,9 +314,9 @@ class SegmentationObjective:
         (the last item: the refinement's training epochs)."""
         assert self.refine is not None
         result, metrics, n_params, more = self.refine_structure(structure, self.refine)
-        trial.set_user_attr("refined_structure", result.structure.to_dict())
-        trial.set_user_attr("trajectory", result.trajectory)
-        trial.set_user_attr("method", self.refine.method)
+        trial.set_user_attr(attrs.REFINED_STRUCTURE, result.structure.to_dict())
+        trial.set_user_attr(attrs.TRAJECTORY, result.trajectory)
+        trial.set_user_attr(attrs.METHOD, self.refine.method)
         search_seconds = sum(h["seconds"] for h in result.history)
         seconds = round(seconds + search_seconds + more, 3)
         return metrics, n_params, seconds, result.structure, self.refinement_epochs(result)

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
 import torch
 
+from g2l_automl import _attrs as attrs
 from g2l_automl.data import ClassificationSet
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import count_flops, count_parameters
 from g2l_automl.models import VideoNASArch, build_videonas
 from g2l_automl.nas import VideoNASSpace
-from g2l_automl.objective._reuse import reuse, scored_before
+from g2l_automl.objective._trial import EpochCallback, Spent, TrialObjective
 from g2l_automl.training import ClassifierTrainer
-
-_LOG = logging.getLogger(__name__)
 
 #: Objective values of :class:`VideoNASObjective` and the study direction each needs.
 VIDEONAS_METRICS: dict[str, str] = {"mAP": "maximize", "flops": "minimize", "params": "minimize"}
@@ -40,12 +37,16 @@ def train_and_score(
     dropout: float = 0.5,
     seed: int = 0,
     callback: Callable[[int, dict[str, Any]], None] | None = None,
+    init_state: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
-    """Train the discrete network of ``arch`` from scratch (weights drawn under ``seed``) on ``train`` and score
-    it on ``score_on``: ``{"metrics": {"mAP"}, "flops", "params", "train_seconds"}``."""
+    """Train the discrete network of ``arch`` from scratch (weights drawn under ``seed``), or from ``init_state``
+    (e.g. the searched weights, :attr:`~g2l_automl.nas.VideoNASResult.weights`), on ``train`` and score it on
+    ``score_on``: ``{"metrics": {"mAP"}, "flops", "params", "train_seconds"}``."""
     steps = int(train.features.shape[2])
     flops, params = arch_cost(arch, train.input_dim, train.num_classes, steps)
     model = build_videonas(arch, train.input_dim, train.num_classes, dropout, seed)
+    if init_state is not None:
+        model.load_state_dict(init_state)
     start = time.perf_counter()
     history = trainer.fit(model, train, score_on, callback=callback)
     return {
@@ -56,14 +57,15 @@ def train_and_score(
     }
 
 
-class VideoNASObjective:
+class VideoNASObjective(TrialObjective):
     """Optuna objective for a :class:`~g2l_automl.nas.VideoNASSpace`.
 
     Each call asks the space for an architecture, builds its discrete network, trains it from scratch with
     ``trainer`` on ``train`` and scores it on ``val``. It returns ``metric``: ``mAP`` (validation, percent),
     ``flops`` (one forward pass at the sets' number of steps) or ``params``, or a list of them for a
-    multi-objective study (see :data:`VIDEONAS_METRICS` for the directions). Single-objective studies get the
-    validation mAP reported after every epoch, so pruners work. User attrs: ``arch``, ``metrics``, ``flops``,
+    multi-objective study (see :data:`VIDEONAS_METRICS` for the directions). A study whose one objective is mAP
+    gets the validation mAP reported after every epoch, so pruners work (the trial skeleton is
+    :class:`~g2l_automl.objective.TrialObjective`'s). User attrs: ``arch``, ``metrics``, ``flops``,
     ``params``, ``train_seconds``, ``epochs`` (the epochs trained, those before a prune included). A crash fails
     that trial alone: its message goes to the ``error`` user attr and the value is NaN. Every candidate trains
     from the same seeds (common random numbers), so an architecture a COMPLETE trial already scored is not
@@ -119,10 +121,8 @@ class VideoNASObjective:
         self.dropout = dropout
         self.model_seed = model_seed
 
-    @property
-    def directions(self) -> list[str]:
-        """The study directions the metrics need."""
-        return [VIDEONAS_METRICS[name] for name in self.metrics]
+    candidate_attr = attrs.ARCH
+    report = "mAP"
 
     @property
     def steps(self) -> int:
@@ -142,36 +142,14 @@ class VideoNASObjective:
         values = tuple(float(scored[n]) if n != "mAP" else float(scored["metrics"]["mAP"]) for n in self.metrics)
         return values[0] if len(values) == 1 else values
 
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        arch = self.space.suggest(trial)
-        trial.set_user_attr("arch", arch.to_dict())
-        earlier = scored_before(trial, "arch", arch.to_dict())  # the model seed is common: same arch, same score
-        if earlier is not None:
-            return reuse(trial, earlier)
-        # report (and so prune) only when validation mAP is the study's one objective: with flops or params
-        # minimised, a pruner would cut the trials of highest mAP
-        reports = self.metrics == ("mAP",)
+    def suggest(self, trial: optuna.Trial) -> VideoNASArch:
+        return self.space.suggest(trial)
 
-        spent = [0]  # training epochs so far: the ``epochs`` user attr
+    def score_candidate(
+        self, trial: optuna.Trial, candidate: VideoNASArch, on_epoch: EpochCallback, spent: Spent
+    ) -> dict:
+        scored = self.score(candidate, on_epoch)  # the model seed is common: same arch, same score
+        return {key: scored[key] for key in (attrs.METRICS, attrs.FLOPS, attrs.PARAMS, attrs.TRAIN_SECONDS)}
 
-        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
-            spent[0] = epoch
-            if reports and "val" in logs:
-                trial.report(logs["val"]["mAP"], epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after epoch {epoch}: mAP={logs['val']['mAP']:.2f}")
-
-        try:
-            scored = self.score(arch, on_epoch)
-        except optuna.TrialPruned:
-            trial.set_user_attr("epochs", spent[0])
-            raise
-        except Exception as exc:  # one bad candidate (NaN loss, out of memory, ...) must not stop the search
-            trial.set_user_attr("epochs", spent[0])
-            _LOG.warning("trial %d failed: %s", trial.number, exc, exc_info=not isinstance(exc, G2LError))
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            return math.nan if len(self.metrics) == 1 else tuple(math.nan for _ in self.metrics)
-        for key in ("metrics", "flops", "params", "train_seconds"):
-            trial.set_user_attr(key, scored[key])
-        trial.set_user_attr("epochs", spent[0])
+    def scored_values(self, scored: dict[str, Any]) -> float | tuple[float, ...]:
         return self.values(scored)

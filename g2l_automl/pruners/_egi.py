@@ -11,6 +11,9 @@ from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl._checks import check_choice, check_int
+from g2l_automl.errors import ParameterError
+
 #: Rules of :class:`EGIPruner` / :func:`rung_prunes`.
 RULES: tuple[str, ...] = ("asha", "top-m")
 
@@ -65,8 +68,7 @@ def rung_prunes(
     """
     if rule == "top-m":
         return cannot_make_top(value, others, population_size, maximize)
-    if rule != "asha":
-        raise ValueError(f"rule: unknown rule {rule!r}; choose from {', '.join(RULES)}")
+    check_choice(rule, "rule", RULES)  # else asha
     values = list(others)
     n = len(values) + 1
     if n < min_trials:
@@ -76,12 +78,6 @@ def rung_prunes(
     keep = max(1, n // reduction_factor)
     better = sum(1 for theirs in values if ((theirs > value) if maximize else (theirs < value)))
     return better >= keep
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-    return value
 
 
 class RungRule:
@@ -97,23 +93,17 @@ class RungRule:
         min_resource: int = 3,
         min_trials: int | None = None,
     ) -> None:
-        if rule not in RULES:
-            raise ValueError(f"rule: unknown rule {rule!r}; choose from {', '.join(RULES)}")
-        self.population_size = _check_int("population_size", population_size, 1)
-        self.rule = rule
-        self.reduction_factor = _check_int("reduction_factor", reduction_factor, 2)
-        self.min_resource = _check_int("min_resource", min_resource, 1)
-        self.min_trials = 2 * self.reduction_factor if min_trials is None else _check_int("min_trials", min_trials, 1)
+        self.rule = check_choice(rule, "rule", RULES)
+        self.population_size = check_int(population_size, "population_size")
+        self.reduction_factor = check_int(reduction_factor, "reduction_factor", 2)
+        self.min_resource = check_int(min_resource, "min_resource")
+        self.min_trials = 2 * self.reduction_factor if min_trials is None else check_int(min_trials, "min_trials")
         if checkpoints is None:
             self.checkpoints: frozenset[int] | None = None
         else:
             if isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, Iterable):
-                raise ValueError(f"checkpoints: must be a list of integers >= 1, got {checkpoints!r}")
-            steps = list(checkpoints)
-            for step in steps:
-                if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-                    raise ValueError(f"checkpoints: must be a list of integers >= 1, got {checkpoints!r}")
-            self.checkpoints = frozenset(steps)
+                raise ParameterError(f"checkpoints: must be a list of integers >= 1, got {checkpoints!r}")
+            self.checkpoints = frozenset(check_int(step, f"checkpoints[{i}]") for i, step in enumerate(checkpoints))
 
     def is_rung(self, step: int) -> bool:
         """Whether ``step`` is a decision step: one of ``checkpoints``; without them, under ``asha``,
@@ -198,7 +188,7 @@ class EGIPruner(BasePruner):
     ) -> None:
         self._rule = RungRule(population_size, checkpoints, rule, reduction_factor, min_resource, min_trials)
         if wrapped is not None and not isinstance(wrapped, BasePruner):
-            raise ValueError(f"wrapped: must be an optuna pruner, got {wrapped!r}")
+            raise ParameterError(f"wrapped: must be an optuna pruner, got {wrapped!r}")
         self.wrapped = wrapped
 
     population_size = property(lambda self: self._rule.population_size)

@@ -1,6 +1,7 @@
 """Reports: the G2L paper's figures in kind (Fig. 4-7), Optuna's own plots and sampler comparisons, as one
 self-contained HTML page and on optuna-dashboard."""
 
+from g2l_automl._attrs import trial_structure
 from g2l_automl.reports._figures import (
     best_so_far,
     best_so_far_by_epochs,
@@ -12,7 +13,6 @@ from g2l_automl.reports._figures import (
     study_epochs,
     trajectory_figure,
     trial_epochs,
-    trial_structure,
 )
 from g2l_automl.reports._html import SECTIONS, push_to_dashboard, render_report, report_figures, write_report
 

@@ -12,15 +12,10 @@ import plotly.graph_objects as go
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl import _attrs as attrs
+from g2l_automl._attrs import trial_structure
 from g2l_automl.samplers import sort_best_first
 from g2l_automl.structure import StructureSpec
-
-
-def trial_structure(trial: FrozenTrial) -> StructureSpec | None:
-    """The structure a trial scored: its ``structure`` user attr (our JSON; NNI exports with ``--config`` have it
-    too), or None."""
-    data = trial.user_attrs.get("structure")
-    return StructureSpec.from_dict(data) if isinstance(data, Mapping) else None
 
 
 def _scored(study: optuna.Study) -> list[tuple[FrozenTrial, StructureSpec]]:
@@ -91,7 +86,7 @@ def trajectory_figure(study: optuna.Study) -> go.Figure:
     ``trajectory``)."""
     fig = go.Figure()
     for trial in study.get_trials(deepcopy=False):
-        steps = trial.user_attrs.get("trajectory")
+        steps = trial.user_attrs.get(attrs.TRAJECTORY)
         if not steps:
             continue
         epochs = [step["epoch"] for step in steps]
@@ -137,7 +132,7 @@ def best_so_far(study: optuna.Study, n_trials: int | None = None) -> np.ndarray:
 def trial_epochs(trial: FrozenTrial) -> int | None:
     """The training epochs a trial spent (its ``epochs`` user attr, written by the objectives: every repeat,
     the epochs before a prune, EGI refinement included; 0 for a structure scored before), or None."""
-    value = trial.user_attrs.get("epochs")
+    value = trial.user_attrs.get(attrs.EPOCHS)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         return None
     return int(value)

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.offline
 from optuna.trial import TrialState
 
+from g2l_automl import _attrs as attrs
 from g2l_automl._files import write_text_atomic
 from g2l_automl.reports._figures import (
     best_so_far,
@@ -90,7 +91,9 @@ def report_figures(studies: Sequence[optuna.Study], top_k: int = 10) -> dict[str
         "mean_dilation": (lambda: mean_dilation_figure(study)) if not multi else None,
         "trajectories": lambda: trajectory_figure(study),
         "comparison": (lambda: _comparison(studies)) if len(studies) > 1 else None,
-        "compare": (lambda: compare_figure(study.user_attrs["compare"])) if "compare" in study.user_attrs else None,
+        "compare": (lambda: compare_figure(study.user_attrs[attrs.COMPARE]))
+        if attrs.COMPARE in study.user_attrs
+        else None,
     }
     figures = {}
     for name, make in makers.items():
@@ -166,7 +169,7 @@ def render_report(studies: Sequence[optuna.Study], figures: dict[str, go.Figure]
             div = figures[key].to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{key}")
             parts += [f"<h2 id='{key}'>{title}</h2>", f"<p class='note'>{note}</p>", div]
             if key == "compare":
-                parts.append(_compare_table(study.user_attrs["compare"]))
+                parts.append(_compare_table(study.user_attrs[attrs.COMPARE]))
     parts.append("</body></html>")
     return "\n".join(parts)
 

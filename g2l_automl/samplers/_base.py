@@ -13,6 +13,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl._checks import check_int
 from g2l_automl.samplers._generations import GenerationIndex, SeenGenomes
 from g2l_automl.samplers._genome import Genome
 from g2l_automl.spaces import SearchSpace
@@ -134,9 +135,3 @@ class _GenomeSamplerMixin:
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: list[float] | None) -> None:
         self._independent_sampler.after_trial(study, trial, state, values)
-
-
-def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)

@@ -11,23 +11,27 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
-from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
+from g2l_automl._checks import check_choice, check_int
+from g2l_automl.errors import ParameterError
+from g2l_automl.samplers._base import _GenomeSamplerMixin
 from g2l_automl.samplers._generations import GenerationIndex
 from g2l_automl.samplers._genome import Genome
 from g2l_automl.samplers._ranking import sort_best_first
 from g2l_automl.spaces import SearchSpace
 
 #: Mutation operators: change a gene's value (dilation, width), change the op type of a layer or of a module's
-#: branch (EvaNet's (i)), change a temporal kernel length of a layer or branch ((ii)), add or remove a layer of a
-#: stage or a branch of a module ((iii)).
+#: branch (EvaNet's (i); for a pooling branch max <-> avg), change a temporal kernel length of a layer, branch or
+#: pooling branch ((ii)), add or remove a layer of a stage or a convolution or pooling branch of a module ((iii)).
 OPERATORS: tuple[str, ...] = ("value", "op", "length", "depth")
 #: The gene fields each operator changes (with a search space).
 OPERATOR_FIELDS: dict[str, tuple[str, ...]] = {
     "value": ("dilation", "dilation2", "channels"),
-    "op": ("op",),
-    "length": ("kernel_size",),
-    "depth": ("num_layers", "num_branches"),
+    "op": ("op", "pool_op"),
+    "length": ("kernel_size", "pool_kernel_size"),
+    "depth": ("num_layers", "num_branches", "num_pools"),
 }
+#: Count gene field of a module -> the gene name prefix of its branch slots.
+_BRANCH_SLOTS = {"num_branches": "branch", "num_pools": "pool"}
 
 
 def mutation_count(round_: int, max_mutations: int, anneal_rounds: int) -> int:
@@ -52,9 +56,15 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
     With a :class:`~g2l_automl.spaces.SearchSpace`, a mutation is one of EvaNet's operators (Sec. 4.2, Fig. 5)
     plus a plain value change: ``value`` changes an active dilation or width gene; ``op`` (i) the op type of a
     layer (:class:`~g2l_automl.spaces.Ops`) or of a module branch (:class:`~g2l_automl.spaces.Modules`);
-    ``length`` (ii) the temporal kernel length of a layer (:class:`~g2l_automl.spaces.Kernels`) or branch;
-    ``depth`` (iii) adds or removes a layer of a stage (:class:`~g2l_automl.spaces.Depths`, one candidate step)
-    or a branch of a module (``num_branches`` +- 1; a removed branch is any of them, the others keep their genes).
+    ``length`` (ii) the temporal kernel length of a layer (:class:`~g2l_automl.spaces.Kernels`), branch or
+    pooling branch; ``depth`` (iii) adds or removes a layer of a stage (:class:`~g2l_automl.spaces.Depths`, one
+    candidate step) or a convolution or pooling branch of a module (``num_branches`` / ``num_pools`` +- 1 within
+    their candidates; a removed branch is any of them, the others keep their genes). Module rules hold in every
+    child: a module's convolution and pooling counts stay within ``Modules``' bounds (EvaNet's at least two
+    convolutions and one pooling: ``min_branches=2, min_pools=1``) and convolution slots only hold convolution
+    ops, pooling slots pooling ops. Beyond the paper, ``op`` also switches a pooling branch between max and
+    average and ``depth`` adds or removes pooling branches when ``min_pools < max_pools`` (EvaNet's (i) and (iii)
+    touch convolutions only; ``min_pools == max_pools`` gives the paper's behaviour).
     The operator is drawn uniformly among those the space allows, then its gene uniformly among the active
     ones. Without a space every mutation is a value change of any gene. The
     sampler keeps no state besides the trials, so any number of asynchronous workers can share a study.
@@ -109,12 +119,10 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         self.population_size = check_int(population_size, "population_size", 1)
         self.sample_size = check_int(sample_size, "sample_size", 1)
         if self.sample_size > self.population_size:
-            raise ValueError(f"sample_size: {sample_size} is larger than population_size {population_size}")
+            raise ParameterError(f"sample_size: {sample_size} is larger than population_size {population_size}")
         self.max_mutations = check_int(max_mutations, "max_mutations", 1)
         self.anneal_rounds = check_int(anneal_rounds, "anneal_rounds", 1)
-        if removal not in ("worst", "oldest"):
-            raise ValueError(f"removal: must be 'worst' or 'oldest', got {removal!r}")
-        self.removal = removal
+        self.removal = check_choice(removal, "removal", ("worst", "oldest"))
         self._init_genome(space, seed, independent_sampler, max_retries)
         self._trials = GenerationIndex(None)
         self._population: tuple[int, list[FrozenTrial]] = (0, [])  # (COMPLETE trials merged, population)
@@ -183,7 +191,7 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
             field = genome.space.gene(genome.names[index]).field
             if field == "num_layers":
                 return self._step_depth(genome, child, index)
-            if field == "num_branches":
+            if field in _BRANCH_SLOTS:
                 return self._step_branches(genome, child, index)
         return genome.mutate(child, index, self._rng)
 
@@ -205,9 +213,11 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         return out
 
     def _step_branches(self, genome: Genome, child: list[Any], index: int) -> list[Any]:
-        """Add a branch (the next one, with the genes it carries) or remove a random one of a module: the
-        branches after it move down one slot and it becomes the first inactive slot, so what remains is the
-        module minus that branch (branches are averaged; their order does not matter)."""
+        """Add a branch (the next one, with the genes it carries) or remove a random one of a module, among its
+        convolution branches (``num_branches``) or its pooling branches (``num_pools``): the branches after it
+        move down one slot and it becomes the first inactive slot, so what remains is the module minus that
+        branch (branches are averaged; their order does not matter). The count stays within its gene's
+        candidates, so a module keeps its rules (e.g. EvaNet's two convolutions and one pooling at least)."""
         space = genome.space
         gene = space.gene(genome.names[index])  # type: ignore[union-attr]
         out = list(child)
@@ -215,7 +225,7 @@ class EvolutionSampler(_GenomeSamplerMixin, BaseSampler):
         out[index] = new = self._step(gene.choices, current)
         if new >= current:
             return out
-        prefix = f"stage{gene.stage}.layer{gene.layer}.branch"
+        prefix = f"stage{gene.stage}.layer{gene.layer}.{_BRANCH_SLOTS[gene.field]}"
         position = {n: k for k, n in enumerate(genome.names)}
         removed = self._rng.randint(current)
         order = list(range(removed)) + list(range(removed + 1, current)) + [removed]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,9 @@ from optuna.samplers import BaseGASampler, BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
-from g2l_automl.samplers._base import _GenomeSamplerMixin, check_int
+from g2l_automl._checks import check_choice, check_int, check_real
+from g2l_automl.errors import ParameterError
+from g2l_automl.samplers._base import _GenomeSamplerMixin
 from g2l_automl.samplers._generations import GenerationIndex
 from g2l_automl.samplers._genome import Genome, two_anchor_crossover
 from g2l_automl.samplers._ranking import SELECTION_MODES, selection_probabilities, sort_best_first
@@ -100,21 +101,13 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
         pruned_in_population: bool = True,
     ) -> None:
         super().__init__(check_int(population_size, "population_size", 2))
-        self.mutation_prob = _check_unit(mutation_prob, "mutation_prob")
-        if selection not in SELECTION_MODES:
-            raise ValueError(f"selection: must be one of {', '.join(SELECTION_MODES)}, got {selection!r}")
-        self.selection = selection
-        if (
-            isinstance(selection_pressure, bool)
-            or not isinstance(selection_pressure, numbers.Real)
-            or not (1.0 <= float(selection_pressure) <= 2.0)
-        ):
-            raise ValueError(f"selection_pressure: must be a number in [1, 2], got {selection_pressure!r}")
-        self.selection_pressure = float(selection_pressure)
+        self.mutation_prob = check_real(mutation_prob, "mutation_prob", 0.0, 1.0)
+        self.selection = check_choice(selection, "selection", SELECTION_MODES)
+        self.selection_pressure = check_real(selection_pressure, "selection_pressure", 1.0, 2.0)
         self.tournament_size = check_int(tournament_size, "tournament_size", 1)
         self._init_genome(space, seed, independent_sampler, max_retries)
         if not isinstance(pruned_in_population, bool):
-            raise ValueError(f"pruned_in_population: must be true or false, got {pruned_in_population!r}")
+            raise ParameterError(f"pruned_in_population: must be true or false, got {pruned_in_population!r}")
         self.pruned_in_population = pruned_in_population
         self._generations = GenerationIndex(self._get_generation_key(), pruned=pruned_in_population)
         self._written: dict[str, list[int]] = {}  # parent ids this process last wrote per generation
@@ -230,9 +223,3 @@ class G2LGeneticSampler(_GenomeSamplerMixin, BaseGASampler):
             if candidates:
                 child = genome.mutate(child, candidates[self._rng.randint(len(candidates))], self._rng)
         return child
-
-
-def _check_unit(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name}: must be a number in [0, 1], got {value!r}")
-    return float(value)

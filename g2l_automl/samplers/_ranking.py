@@ -9,6 +9,8 @@ import numpy as np
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl._checks import check_choice, check_int, check_real
+
 
 def _signs(study: Study) -> np.ndarray:
     return np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
@@ -154,8 +156,7 @@ def rank_probabilities(n: int, selection_pressure: float = 1.5) -> np.ndarray:
     """
     if n < 1:
         raise ValueError(f"rank_probabilities: n must be >= 1, got {n}")
-    if not 1.0 <= selection_pressure <= 2.0:
-        raise ValueError(f"selection_pressure: must be in [1, 2], got {selection_pressure!r}")
+    check_real(selection_pressure, "selection_pressure", 1.0, 2.0)
     if n == 1:
         return np.ones(1)
     i = np.arange(n)
@@ -175,8 +176,7 @@ def tournament_probabilities(n: int, k: int = 2) -> np.ndarray:
     """
     if n < 1:
         raise ValueError(f"tournament_probabilities: n must be >= 1, got {n}")
-    if k < 1:
-        raise ValueError(f"tournament_size: must be an integer >= 1, got {k!r}")
+    check_int(k, "tournament_size")
     above = np.arange(n, 0, -1, dtype=float)  # n - i
     return (above**k - (above - 1.0) ** k) / float(n) ** k
 
@@ -235,8 +235,7 @@ def selection_probabilities(
     several objectives); tied members share their positions' probabilities equally. Both depend only on the
     order, hence not on the fitness's sign, scale or direction.
     """
-    if mode not in SELECTION_MODES:
-        raise ValueError(f"selection: must be one of {', '.join(SELECTION_MODES)}, got {mode!r}")
+    check_choice(mode, "selection", SELECTION_MODES)
     if not trials:
         raise ValueError("selection_probabilities: no trials")
     if mode in ("roulette", "roulette-window"):

@@ -19,6 +19,8 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from g2l_automl._attrs import is_refined, trial_structure
+from g2l_automl._checks import check_int
 from g2l_automl.config import StudyConfig
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES
@@ -28,7 +30,6 @@ from g2l_automl.search._ensemble import (
     load_test_split,
     summarize_structure,
     train_and_score,
-    trial_structure,
 )
 from g2l_automl.search._run import config_trainer
 from g2l_automl.structure import StructureSpec
@@ -121,7 +122,7 @@ def study_arms(study: optuna.Study) -> list[Arm]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         spec = trial_structure(trial)
         if spec is not None:
-            pools["refined" if "refined_from" in trial.user_attrs else "searched"].append((trial, spec))
+            pools["refined" if is_refined(trial) else "searched"].append((trial, spec))
     if not pools["searched"] and not pools["refined"]:
         raise G2LError(
             f"study {study.study_name!r} has no COMPLETE trial with a 'structure' user attr (made by g2l-optimize "
@@ -302,8 +303,7 @@ def compare_structures(
     ``training.epochs``), predicted on the test list and scored at the full frame rate with the config's
     ``bg_classes``, as in :func:`g2l_automl.search.ensemble_study`. The verdict rule is in the module docstring.
     """
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
-        raise G2LError(f"seeds: must be an integer >= 2 (a spread needs two seeds at least), got {seeds!r}")
+    check_int(seeds, "seeds", 2, error=G2LError)  # a spread needs two seeds at least
     if not searched:
         raise G2LError("no structure to compare with the baseline")
     base_trainer = config_trainer(config, str(resolve_device(device)), epochs)

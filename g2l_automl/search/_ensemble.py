@@ -1,5 +1,6 @@
 """EvaNet's ensemble (Sec. 4.2): late fusion ``F*(x) = sum_i F_i(x)`` of the softmax outputs of the top few
-*diverse* architectures of a search study, each trained from scratch on the train list and scored on the test list.
+*diverse* architectures of a search study (pairwise Hamming distance at least ``min_distance`` genes), each trained
+from scratch on the train list and scored on the test list.
 """
 
 from __future__ import annotations
@@ -13,27 +14,18 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl._attrs import trial_structure
+from g2l_automl._checks import check_int
 from g2l_automl.config import StudyConfig
 from g2l_automl.data import ActionSegmentationDataset, Video
 from g2l_automl.errors import G2LError
 from g2l_automl.metrics import METRIC_NAMES, evaluate
 from g2l_automl.models import build_model
 from g2l_automl.samplers import sort_best_first
+from g2l_automl.search._diversity import hamming_distance, pairwise_distances
 from g2l_automl.search._run import config_trainer, format_dilations
 from g2l_automl.structure import StructureSpec
 from g2l_automl.training import Trainer, predict_probabilities, resolve_device
-
-
-def trial_structure(trial: FrozenTrial) -> StructureSpec | None:
-    """The architecture a COMPLETE trial's value belongs to: ``refined_structure`` when the search refined it in
-    the trial (its value is then the refined one's), else ``structure``; None when the trial has neither."""
-    data = trial.user_attrs.get("refined_structure", trial.user_attrs.get("structure"))
-    if data is None:
-        return None
-    try:
-        return StructureSpec.from_dict(data)
-    except G2LError as exc:
-        raise G2LError(f"trial {trial.number}: user attr 'structure' is not a valid structure: {exc}") from None
 
 
 def architecture_key(spec: StructureSpec) -> tuple[Any, ...]:
@@ -41,23 +33,38 @@ def architecture_key(spec: StructureSpec) -> tuple[Any, ...]:
     return spec.stages, float(spec.dropout)
 
 
-def select_members(study: optuna.Study, top: int) -> tuple[list[tuple[FrozenTrial, StructureSpec]], int]:
-    """The ``top`` best COMPLETE trials with distinct architectures, best first (by value in the study's direction;
-    several objectives: Pareto front, then crowding distance), and how many distinct architectures there are.
+#: Default least Hamming distance (:func:`~g2l_automl.search.hamming_distance`, in genes) between two ensemble
+#: members. Measured (benchmarks/RESULTS.md, "Ensemble diversity"): on six trained 10-trial evolutions, 1 and 2 gave
+#: the same members; 3 changed a member in four of them and raised the ensemble's test F1@10 in all four (+0.7 to
+#: +3.5). The cost: on a converged 300-trial G2L search, whose top 10 are all single-mutation neighbours, 3 takes
+#: ranks 1, 53, 68 (2 would take 1, 13, 15).
+DEFAULT_MIN_DISTANCE = 3
 
-    A trial whose architecture equals an already chosen member's is skipped, so no architecture appears twice.
+
+def select_members(
+    study: optuna.Study, top: int, min_distance: int = DEFAULT_MIN_DISTANCE
+) -> tuple[list[tuple[FrozenTrial, StructureSpec]], int]:
+    """The ``top`` best COMPLETE trials whose architectures are pairwise at least ``min_distance`` genes apart
+    (:func:`~g2l_automl.search.hamming_distance`), best first (by value in the study's direction; several
+    objectives: Pareto front, then crowding distance), and how many distinct architectures there are.
+
+    Greedy in rank order: a trial joins when its architecture differs from every member chosen so far (same
+    architecture: skipped) in at least ``min_distance`` genes, so the best trial is always a member and
+    ``min_distance=1`` only rules out repeats. Fewer than ``top`` qualify: the caller says so.
 
     Example:
         >>> s = [StructureSpec.mstcn(1, 2, channels=8).with_layer(0, 0, dilation=d).to_dict() for d in (1, 3)]
         >>> study = optuna.create_study(direction="maximize")
         >>> for value, structure in [(50.0, s[0]), (70.0, s[0]), (60.0, s[1])]:
         ...     study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"structure": structure}))
-        >>> members, distinct = select_members(study, top=3)
+        >>> members, distinct = select_members(study, top=3, min_distance=1)
         >>> [t.number for t, _ in members], distinct
         ([1, 2], 2)
+        >>> [t.number for t, _ in select_members(study, top=3, min_distance=2)[0]]  # one gene apart: too close
+        [1]
     """
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise G2LError(f"top: must be an integer >= 1, got {top!r}")
+    check_int(top, "top", 1, error=G2LError)
+    min_distance = check_int(min_distance, "min_distance", 1, error=G2LError)
     pool = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         spec = trial_structure(trial)
@@ -76,8 +83,9 @@ def select_members(study: optuna.Study, top: int) -> tuple[list[tuple[FrozenTria
         if key in seen:
             continue
         seen.add(key)
-        if len(chosen) < top:
-            chosen.append((trial, specs[trial.number]))
+        spec = specs[trial.number]
+        if len(chosen) < top and all(hamming_distance(spec, other) >= min_distance for _, other in chosen):
+            chosen.append((trial, spec))
     return chosen, len(seen)
 
 
@@ -205,6 +213,21 @@ class EnsembleResult:
     test_videos: int
     epochs: int
     seed: int
+    min_distance: int = DEFAULT_MIN_DISTANCE
+
+    def distances(self) -> list[list[int]]:
+        """The members' pairwise Hamming distances in genes, in member order (zero diagonal)."""
+        return pairwise_distances([m.structure for m in self.members])
+
+    def format_distances(self) -> str:
+        """``trials 5-2: 3, 5-1: 4, 2-1: 4 (least 3; asked >= 2)``, or a note for a single member."""
+        if len(self.members) < 2:
+            return f"one member: no pairwise distance (asked >= {self.min_distance})"
+        matrix, trials = self.distances(), [m.trial for m in self.members]
+        pairs = [(a, b) for a in range(len(trials)) for b in range(a + 1, len(trials))]
+        listed = ", ".join(f"{trials[a]}-{trials[b]}: {matrix[a][b]}" for a, b in pairs)
+        least = min(matrix[a][b] for a, b in pairs)
+        return f"trials {listed} (least {least}; asked >= {self.min_distance})"
 
     def best_member(self) -> dict[str, tuple[int, float]]:
         """Per metric, the member that scores best on it: ``{metric: (trial number, value)}``."""
@@ -224,6 +247,8 @@ class EnsembleResult:
             "study": self.study,
             "top": self.top,
             "distinct_candidates": self.candidates,
+            "min_distance": self.min_distance,
+            "pairwise_distances": {"trials": [m.trial for m in self.members], "hamming": self.distances()},
             "split": self.split,
             "test_videos": self.test_videos,
             "epochs": self.epochs,
@@ -268,6 +293,7 @@ class EnsembleResult:
             )
         )
         lines.append(row("ensemble vs best member", "", "", self.delta(), signed=True))
+        lines += ["", "pairwise Hamming distances (genes): " + self.format_distances()]
         return "\n".join(lines)
 
 
@@ -278,8 +304,10 @@ def ensemble_study(
     device: str = "auto",
     epochs: int | None = None,
     log: Callable[[str], Any] = print,
+    min_distance: int = DEFAULT_MIN_DISTANCE,
 ) -> EnsembleResult:
-    """EvaNet's ensemble of a search study's ``top`` best distinct architectures (:func:`select_members`).
+    """EvaNet's ensemble of a search study's ``top`` best architectures that are pairwise at least
+    ``min_distance`` genes apart (:func:`select_members`; the members' distances are in the result).
 
     Each member is built with the config's model seed (``training.seed``), trained from scratch on the split's
     whole train list with the config's ``training`` settings (``epochs`` overrides ``training.epochs``), and
@@ -302,15 +330,19 @@ def ensemble_study(
         >>> for d in (1, 2, 4):
         ...     spec = StructureSpec.mstcn(1, 2, channels=8).with_layer(0, 1, dilation=d)
         ...     study.add_trial(optuna.trial.create_trial(value=float(d), user_attrs={"structure": spec.to_dict()}))
-        >>> result = ensemble_study(study, load_config(folder + "/c.yaml"), top=2, device="cpu", log=lambda _: None)
-        >>> [m.trial for m in result.members], sorted(result.metrics) == sorted(result.delta())
-        ([2, 1], True)
+        >>> result = ensemble_study(
+        ...     study, load_config(folder + "/c.yaml"), top=2, device="cpu", log=lambda _: None, min_distance=1
+        ... )
+        >>> [m.trial for m in result.members], sorted(result.metrics) == sorted(result.delta()), result.distances()
+        ([2, 1], True, [[0, 1], [1, 0]])
     """
-    members_found, candidates = select_members(study, top)
+    members_found, candidates = select_members(study, top, min_distance)
     if len(members_found) < top:
         log(
-            f"study {study.study_name!r} has only {candidates} distinct architecture(s) among its COMPLETE trials: "
-            f"the ensemble has {len(members_found)} member(s), not {top}"
+            f"study {study.study_name!r} has only {candidates} distinct architecture(s) among its COMPLETE trials, "
+            f"of which {len(members_found)} are pairwise at least {min_distance} gene(s) apart: the ensemble has "
+            f"{len(members_found)} member(s), not {top}"
+            + ("; a lower --min-distance admits closer architectures" if min_distance > 1 else "")
         )
     t, d = config.training, config.data
     trainer = config_trainer(config, str(resolve_device(device)), epochs)
@@ -343,4 +375,5 @@ def ensemble_study(
         test_videos=len(data.test),
         epochs=trainer.epochs,
         seed=t["seed"],
+        min_distance=min_distance,
     )

@@ -8,6 +8,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl import _attrs as attrs
 from g2l_automl.egi import EGILocalSearch
 from g2l_automl.errors import G2LError
 from g2l_automl.objective import SegmentationObjective
@@ -17,12 +18,11 @@ from g2l_automl.structure import StructureSpec
 
 
 def _structure_of(trial: FrozenTrial) -> StructureSpec:
-    if "structure" not in trial.user_attrs:
+    """The structure to refine: the one ``trial`` trained and scored (:func:`~g2l_automl._attrs.trial_structure`)."""
+    spec = attrs.trial_structure(trial)
+    if spec is None:
         raise G2LError(f"trial {trial.number} has no 'structure' user attr: it was not made by g2l-optimize search")
-    try:
-        return StructureSpec.from_dict(trial.user_attrs["structure"])
-    except (G2LError, TypeError) as exc:
-        raise G2LError(f"trial {trial.number}: user attr 'structure' is not a valid structure: {exc}") from None
+    return spec
 
 
 def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> list[FrozenTrial]:
@@ -36,7 +36,7 @@ def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> l
                 raise G2LError(f"trial {n}: no such trial in study {study.study_name!r} ({len(trials)} trials)")
             trial = trials[n]
             if trial.state != TrialState.COMPLETE:
-                reason = trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason") or ""
+                reason = attrs.trial_error(trial) or ""
                 raise G2LError(
                     f"trial {n} is {trial.state.name}{f' ({reason})' if reason else ''}: only COMPLETE trials can "
                     "be refined"
@@ -44,8 +44,8 @@ def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> l
             _structure_of(trial)
             out.append(trial)
         return out
-    pool = [t for t in trials if t.state == TrialState.COMPLETE and "refined_from" not in t.user_attrs]
-    pool = [t for t in pool if "structure" in t.user_attrs]
+    pool = [t for t in trials if t.state == TrialState.COMPLETE and not attrs.is_refined(t)]
+    pool = [t for t in pool if attrs.has_structure(t)]
     if not pool:
         raise G2LError(f"study {study.study_name!r} has no COMPLETE search trial to refine yet")
     picked = sort_best_first(study, pool)[:top]
@@ -56,7 +56,7 @@ def pick_trials(study: optuna.Study, top: int, numbers: Sequence[int] = ()) -> l
 
 def already_refined(study: optuna.Study, number: int, method: str) -> FrozenTrial | None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("refined_from") == number and t.user_attrs.get("method") == method:
+        if t.user_attrs.get(attrs.REFINED_FROM) == number and t.user_attrs.get(attrs.METHOD) == method:
             return t
     return None
 
@@ -90,17 +90,17 @@ def refine_study(
             params={},
             distributions={},
             user_attrs={
-                "refined_from": trial.number,
-                "method": search.method,
-                "structure": result.structure.to_dict(),
-                "trajectory": result.trajectory,
-                "converged": result.converged,
-                "search_epochs": result.epochs,
-                "metrics": metrics,
-                "params": n_params,
-                "flops": flops,
-                "train_seconds": seconds,
-                "epochs": objective.refinement_epochs(result),
+                attrs.REFINED_FROM: trial.number,
+                attrs.METHOD: search.method,
+                attrs.STRUCTURE: result.structure.to_dict(),
+                attrs.TRAJECTORY: result.trajectory,
+                attrs.CONVERGED: result.converged,
+                attrs.SEARCH_EPOCHS: result.epochs,
+                attrs.METRICS: metrics,
+                attrs.PARAMS: n_params,
+                attrs.FLOPS: flops,
+                attrs.TRAIN_SECONDS: seconds,
+                attrs.EPOCHS: objective.refinement_epochs(result),
             },
         )
         study.add_trial(frozen)

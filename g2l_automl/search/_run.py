@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import socket
 import sys
 import time
@@ -12,39 +13,27 @@ from typing import Any
 import optuna
 import torch
 from optuna.distributions import CategoricalDistribution, IntDistribution
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from g2l_automl import _attrs as attrs
 from g2l_automl.config import StudyConfig
 from g2l_automl.data import ActionSegmentationDataset
 from g2l_automl.egi import EGILocalSearch
 from g2l_automl.errors import G2LError
-from g2l_automl.objective import ProxyObjective, SegmentationObjective
+from g2l_automl.objective import ProxyObjective, SegmentationObjective, check_study_directions
 from g2l_automl.pruners import make_pruner
 from g2l_automl.samplers import make_sampler
 from g2l_automl.search._storage import display_url, load_study
-from g2l_automl.structure import LayerSpec, StructureSpec
-from g2l_automl.training import Trainer
-from g2l_automl.training._threads import host_cores, host_share, resolve_threads, set_threads
+from g2l_automl.structure import LayerSpec
+from g2l_automl.training import Trainer, host_cores, host_share, resolve_threads, set_threads
 
 HOST_ATTR = "g2l:host"  # system attr: the host a trial runs on, so workers can count their neighbours
-_LOWER_IS_BETTER = {"params", "flops"}  # every other metric (F1, Edit, Acc, proxy) is maximised
-
-
-def _check_directions(study: optuna.Study, metrics: tuple[str, ...]) -> None:
-    if len(study.directions) != len(metrics):
-        raise G2LError(
-            f"study {study.study_name!r} has {len(study.directions)} objective(s) but the config's objective.metric "
-            f"gives {len(metrics)} ({', '.join(metrics)})"
-        )
-    for name, direction in zip(metrics, study.directions, strict=True):
-        want = StudyDirection.MINIMIZE if name in _LOWER_IS_BETTER else StudyDirection.MAXIMIZE
-        if direction != want:
-            raise G2LError(
-                f"study {study.study_name!r} has direction {direction.name.lower()} but metric {name} should be "
-                f"{want.name.lower()}d; create the study with --direction{'s' if len(metrics) > 1 else ''} "
-                + " ".join("minimize" if m in _LOWER_IS_BETTER else "maximize" for m in metrics)
-            )
+THREADS_ATTR = "g2l:threads"  # system attr: the torch threads the trial trained on
+#: Study system attr prefix: ``g2l:worker:<host>/<pid>`` -> the time that worker last started a trial.
+WORKER_PREFIX = "g2l:worker:"
+#: A worker that started a trial this recently still counts as a neighbour between its trials: one thread too few
+#: costs about 5 % on 2 cores, one too many (oversubscription) up to 8x (RESULTS.md, "Workers sharing a host").
+WORKER_WINDOW_S = 30.0
 
 
 def _check_space(study: optuna.Study, config: StudyConfig, encoding: str, storage: str) -> None:
@@ -72,24 +61,13 @@ def _check_space(study: optuna.Study, config: StudyConfig, encoding: str, storag
 
 
 def config_trainer(config: StudyConfig, device: str, epochs: int | None = None) -> Trainer:
-    """The trainer of ``config``'s ``training:`` section (``epochs`` overrides ``training.epochs``)."""
-    t = config.training
-    return Trainer(
-        epochs=t["epochs"] if epochs is None else epochs,
-        batch_size=t["batch_size"],
-        lr=t["lr"],
-        device=device,
-        amp=t["amp"],
-        seed=t["seed"],
-        progress=False,
-    )
+    """The trainer of ``config``'s ``training:`` section (:meth:`StudyConfig.trainer`)."""
+    return config.trainer(device, epochs)
 
 
 def make_local_search(config: StudyConfig, device: str = "auto", **changes: Any) -> EGILocalSearch:
-    """The config's EGI (or DARTS) local search; ``changes`` override ``refine:`` settings (None keeps them)."""
-    options = {k: v for k, v in config.refine.items() if k != "top"}
-    options.update({k: v for k, v in changes.items() if v is not None})
-    return EGILocalSearch(**options, trainer=config_trainer(config, device), seed=config.training["seed"])
+    """The config's EGI (or DARTS) local search (:meth:`StudyConfig.local_search`)."""
+    return config.local_search(device, **changes)
 
 
 def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationObjective | ProxyObjective:
@@ -98,7 +76,7 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
     if o["kind"] == "proxy":
         return ProxyObjective(config.space, seed=o["proxy_seed"])
     dataset = ActionSegmentationDataset(d["root"], sample_rate=d["sample_rate"], bg_classes=tuple(d["bg_classes"]))
-    trainer = config_trainer(config, device)
+    trainer = config.trainer(device)
     return SegmentationObjective(
         dataset,
         config.space,
@@ -109,7 +87,7 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
         metric=o["metric"],
         report=o["report"],
         model_seed=config.training["seed"],
-        refine=make_local_search(config, device) if o["refine"] else None,
+        refine=config.local_search(device) if o["refine"] else None,
         repeats=o["repeats"],
         rotate_val=o["rotate_val"],
         common_seeds=o["common_seeds"],
@@ -138,17 +116,17 @@ def describe(trial: FrozenTrial) -> str:
         values = ", ".join(f"{v:.2f}" for v in trial.values)
         status = f"value {values}"
     elif trial.state == TrialState.FAIL:
-        status = f"FAILED ({trial.user_attrs.get('error', trial.system_attrs.get('fail_reason', 'see log'))})"
+        status = f"FAILED ({attrs.trial_error(trial) or 'see log'})"
     else:
         status = trial.state.name
     line = f"trial {trial.number:4d}  {status}"
-    if "structure" in trial.user_attrs:
-        spec = StructureSpec.from_dict(trial.user_attrs["structure"])
+    spec = attrs.trial_structure(trial)  # refined in the trial: the refined one, whose value it is
+    if spec is not None:
         line += "  dilations " + format_dilations(spec.dilations())
-    if "duplicate_of" in trial.user_attrs:
-        line += f"  (same structure as trial {trial.user_attrs['duplicate_of']}: its value, not trained again)"
-    elif "train_seconds" in trial.user_attrs:
-        line += f"  ({trial.user_attrs['train_seconds']:.1f}s)"
+    if attrs.DUPLICATE_OF in trial.user_attrs:
+        line += f"  (same structure as trial {trial.user_attrs[attrs.DUPLICATE_OF]}: its value, not trained again)"
+    elif attrs.TRAIN_SECONDS in trial.user_attrs:
+        line += f"  ({trial.user_attrs[attrs.TRAIN_SECONDS]:.1f}s)"
     return line
 
 
@@ -169,6 +147,7 @@ def run_search(
     log: Callable[[str], Any] = print,
     threads: int | str | None = "auto",
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], Any]] = (),
+    prepare: Callable[[optuna.Study], Any] | None = None,
 ) -> optuna.Study:
     """Run trials of the config's objective against an existing study until ``n_trials`` (of this worker) or
     ``timeout`` seconds; returns the study. Several workers may run this against one storage at once.
@@ -178,21 +157,28 @@ def run_search(
     its parameters, up to ``max_retry`` times, so a killed worker loses no work.
 
     ``threads`` (``auto``, the default): each trial trains on the host's cores divided among the workers of this
-    study running on this host at its start (each trial records its host in the ``g2l:host`` system attr); an
-    integer fixes the count. A trial failed by another worker meanwhile (its heartbeat went stale, e.g. while the
+    study on this host at its start (:func:`host_workers`: a RUNNING trial there, or a worker that started or
+    began a trial there in the last 30 s; each trial records its host and threads in the ``g2l:host`` and
+    ``g2l:threads`` system attrs, each worker its last start in the study system attr ``g2l:worker:<host>/<pid>``);
+    an integer fixes the count. A trial failed by another worker meanwhile (its heartbeat went stale, e.g. while the
     database restarted) is logged and skipped, and ``callbacks`` (run after each trial's log line) that fail with
     an OSError (a full disk, a vanished folder) are reported on stderr: neither ends the worker."""
     name = sampler or config.search["sampler"]
     sampler_obj = make_sampler(name, config.space, config.samplers.get(name), seed)
     # No pruning unless the config or --pruner asks: a pruned candidate belongs to no population.
     pruner_options = dict(config.pruner, **({"name": pruner} if pruner else {}))
-    population = config.samplers.get("g2l", {}).get("population_size", 50)
     heartbeat = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period, "max_retry": max_retry}
     study = load_study(
-        storage, study_name, sampler=sampler_obj, pruner=make_pruner(pruner_options, population), **heartbeat
+        storage,
+        study_name,
+        sampler=sampler_obj,
+        pruner=make_pruner(pruner_options, config.population_size),
+        **heartbeat,
     )
+    if threads is None or threads == "auto":
+        _stamp_worker(study)  # early, so that a neighbour started at the same moment sees this worker
     objective = build_objective(config, device)
-    _check_directions(study, objective.metrics)
+    check_study_directions(study, objective, f"{config.path}: objective.metric", display_url(storage))
     _check_space(study, config, getattr(objective, "encoding", "categorical"), storage)
     if isinstance(objective, SegmentationObjective):
         objective.videos()  # read the data first, so data errors stop the worker with nothing written
@@ -201,7 +187,9 @@ def run_search(
             params = config.space.to_params(config.structure)
         except G2LError as exc:
             raise G2LError(f"--seed-baseline: the base structure is not in the search space: {exc}") from None
-        study.enqueue_trial(params, user_attrs={"baseline": config.structure.name}, skip_if_exists=True)
+        study.enqueue_trial(params, user_attrs={attrs.BASELINE: config.structure.name}, skip_if_exists=True)
+    if prepare is not None:  # e.g. a warm start's enqueued structures, once the study and data are checked
+        prepare(study)
     n = n_trials if n_trials is not None else config.search["n_trials"]
     timeout = timeout if timeout is not None else config.search["timeout"]
     log(
@@ -253,9 +241,9 @@ def _warn(message: str) -> None:
 def _with_threads(
     objective: Callable[[optuna.Trial], Any], study: optuna.Study, threads: int | str | None
 ) -> Callable[[optuna.Trial], Any]:
-    """``objective`` run on :func:`resolve_threads`'s torch threads: for ``auto``, the cores shared among the
-    RUNNING trials of this study on this host (this one included) or the host's other load if higher
-    (:func:`host_share`), counted at the trial's start."""
+    """``objective`` run on :func:`resolve_threads`'s torch threads: for ``auto``, the cores shared among this
+    study's workers on this host (:func:`host_workers`) or the host's other load if higher (:func:`host_share`),
+    counted at the trial's start."""
     host = socket.gethostname()
     cores = host_cores()
 
@@ -263,12 +251,42 @@ def _with_threads(
         workers = 1
         if threads is None or threads == "auto":
             study._storage.set_trial_system_attr(trial._trial_id, HOST_ATTR, host)
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            workers = host_share(sum(t.system_attrs.get(HOST_ATTR) == host for t in running), torch.get_num_threads())
-        set_threads(resolve_threads(threads, workers, cores))
+            _stamp_worker(study)
+            workers = host_share(host_workers(study, host), torch.get_num_threads())
+        count = resolve_threads(threads, workers, cores)
+        study._storage.set_trial_system_attr(trial._trial_id, THREADS_ATTR, count)
+        set_threads(count)
         return objective(trial)
 
     return run
+
+
+def _stamp_worker(study: optuna.Study, _last: dict[tuple[int, int], float] = {}) -> None:  # noqa: B006 (a per-process memo)
+    """Record that this worker (host and pid) is active in the study now (see :func:`host_workers`); a stamp
+    younger than a third of the window is not rewritten (each write takes the storage's lock)."""
+    now = time.time()
+    memo = (id(study._storage), study._study_id)
+    if now - _last.get(memo, -math.inf) < WORKER_WINDOW_S / 3:
+        return
+    key = f"{WORKER_PREFIX}{socket.gethostname()}/{os.getpid()}"
+    study._storage.set_study_system_attr(study._study_id, key, now)
+    _last[memo] = now
+
+
+def host_workers(study: optuna.Study, host: str, window: float = WORKER_WINDOW_S) -> int:
+    """This study's workers on ``host``: those with a RUNNING trial there, plus those that started a trial there
+    in the last ``window`` seconds (a neighbour between two trials still shares the cores), at least 1."""
+    running = sum(
+        t.system_attrs.get(HOST_ATTR) == host for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    )
+    now = time.time()
+    prefix = f"{WORKER_PREFIX}{host}/"
+    recent = sum(
+        1
+        for key, stamp in study._storage.get_study_system_attrs(study._study_id).items()
+        if key.startswith(prefix) and isinstance(stamp, (int, float)) and now - stamp <= window
+    )
+    return max(1, running, recent)
 
 
 def best_summary(study: optuna.Study) -> str:
@@ -279,12 +297,12 @@ def best_summary(study: optuna.Study) -> str:
     lines = []
     best = study.best_trials if len(study.directions) > 1 else [study.best_trial]
     for trial in best:
-        metrics = trial.user_attrs.get("metrics", {})
+        metrics = attrs.trial_metrics(trial)
         shown = "  ".join(f"{k} {v:.1f}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v))
         lines.append(f"best trial {trial.number}: value {', '.join(f'{v:.2f}' for v in trial.values)}")
         lines.append(f"  validation: {shown}")
-        if "structure" in trial.user_attrs:
-            spec = StructureSpec.from_dict(trial.user_attrs["structure"])
+        spec = attrs.trial_structure(trial)
+        if spec is not None:
             for s, stage in enumerate(spec.dilations()):
                 lines.append(f"  stage {s} dilations: {stage}  (receptive field {spec.receptive_field(s)} frames)")
                 if any(layer.op != "conv" or layer.kernel_size != 3 for layer in spec.stages[s].layers):

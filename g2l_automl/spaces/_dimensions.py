@@ -12,8 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from g2l_automl._checks import check_int
 from g2l_automl.errors import SpaceError
-from g2l_automl.structure import BRANCH_OPS, KNOWN_OPS, MAX_CHANNELS, MAX_DILATION, MAX_KERNEL_SIZE, StructureSpec
+from g2l_automl.structure import (
+    BRANCH_OPS,
+    KNOWN_OPS,
+    MAX_CHANNELS,
+    MAX_DILATION,
+    MAX_KERNEL_SIZE,
+    POOL_OPS,
+    StructureSpec,
+)
 
 #: Layer fields in genome order within one layer; ``op`` comes first because it decides whether ``dilation2``
 #: (the second branch of a ``dual_conv`` layer), ``num_branches`` and the branch genes (of a ``parallel`` layer)
@@ -48,11 +57,7 @@ class Gene:
 
 
 def _int(value: Any, where: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpaceError(f"{where}: must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise SpaceError(f"{where}: must be at most {maximum} (the structure spec's limit), got {value!r}")
-    return value
+    return check_int(value, where, minimum, maximum, error=SpaceError)
 
 
 def _candidates(values: Any, where: str, check: Any) -> tuple[Any, ...]:
@@ -185,29 +190,50 @@ class Depths(Dimension):
         return [Gene.make(s, None, "num_layers", self.candidates) for s in self._stage_indices(template)]
 
 
+#: The convolution branch ops of a module (its "space-time conv layers"): :data:`BRANCH_OPS` less the pools.
+CONV_BRANCH_OPS: tuple[str, ...] = tuple(op for op in BRANCH_OPS if op not in POOL_OPS)
+
+
 def _branch_op(value: Any, where: str) -> str:
-    if value not in BRANCH_OPS:
-        raise SpaceError(f"{where}: unknown branch op {value!r}; branch ops are {', '.join(BRANCH_OPS)}")
+    if value not in CONV_BRANCH_OPS:
+        hint = "; pooling branches go in modules.pool_ops (with max_pools >= 1)" if value in POOL_OPS else ""
+        raise SpaceError(f"{where}: unknown branch op {value!r}; branch ops are {', '.join(CONV_BRANCH_OPS)}{hint}")
+    return value
+
+
+def _pool_op(value: Any, where: str) -> str:
+    if value not in POOL_OPS:
+        raise SpaceError(f"{where}: unknown pool op {value!r}; pool ops are {', '.join(POOL_OPS)}")
     return value
 
 
 class Modules(Dimension):
     """EvaNet's parallel multi-op modules (Sec. 4.1-4.2, Fig. 5): the chosen layers become ``parallel`` layers
-    of ``min_branches..max_branches`` branches averaged, each branch with its own op and temporal kernel length
-    (and the layer's dilation).
+    of ``min_branches..max_branches`` convolution branches and ``min_pools..max_pools`` pooling branches, all
+    averaged, each branch with its own op and temporal kernel length (and the layer's dilation).
 
     Genes per layer: ``stageS.layerL.num_branches`` and, for every possible branch ``B``,
-    ``stageS.layerL.branchB.op`` and ``stageS.layerL.branchB.kernel_size``; branches beyond ``num_branches`` are
-    inactive. With an :class:`Ops` dimension on the same layer, ``parallel`` must be one of its types and the
-    module genes are active only when the layer's op is ``parallel``; without one the layer is always a module.
+    ``stageS.layerL.branchB.op`` and ``stageS.layerL.branchB.kernel_size``; with ``max_pools >= 1`` also
+    ``stageS.layerL.num_pools`` and, per possible pooling branch ``P``, ``stageS.layerL.poolP.op`` and
+    ``stageS.layerL.poolP.kernel_size`` (fields ``num_pools``, ``pool_op``, ``pool_kernel_size``). Branches
+    beyond the counts are inactive. Convolution and pooling branches have their own counts and slots, so every
+    genome keeps the module rules by construction: EvaNet's (Sec. 5.2: at least two space-time convolutions and
+    one pooling layer) are ``min_branches=2, min_pools=1``. With an :class:`Ops` dimension on the same layer,
+    ``parallel`` must be one of its types and the module genes are active only when the layer's op is
+    ``parallel``; without one the layer is always a module.
 
     Args:
-        max_branches: largest number of parallel branches.
-        ops: candidate branch ops (of :data:`g2l_automl.structure.BRANCH_OPS`).
+        max_branches: largest number of convolution branches.
+        ops: candidate convolution branch ops (:data:`CONV_BRANCH_OPS`: ``conv``, ``conv2plus1d``,
+            ``sep_conv``, ``tgm``).
         kernel_sizes: candidate branch kernel lengths (odd; the paper's ``{1, 3, 5, 7, 9, 11}``).
-        min_branches: smallest number of branches.
+        min_branches: smallest number of convolution branches.
         stages: stages whose layers become modules (None: all).
         layers: layer indices within those stages (None: all).
+        max_pools: largest number of pooling branches (0: none, the default).
+        min_pools: smallest number of pooling branches.
+        pool_ops: candidate pooling ops (``max_pool``, ``avg_pool``; the paper's figures show max pooling).
+        pool_sizes: candidate pooling lengths (odd; None: ``kernel_sizes``).
 
     Example:
         >>> from g2l_automl.structure import StructureSpec
@@ -221,11 +247,15 @@ class Modules(Dimension):
     def __init__(
         self,
         max_branches: int = 3,
-        ops: Sequence[str] = BRANCH_OPS,
+        ops: Sequence[str] = CONV_BRANCH_OPS,
         kernel_sizes: Sequence[int] = (1, 3, 5, 7, 9, 11),
         min_branches: int = 1,
         stages: Sequence[int] | None = None,
         layers: Sequence[int] | None = None,
+        max_pools: int = 0,
+        min_pools: int = 0,
+        pool_ops: Sequence[str] = POOL_OPS,
+        pool_sizes: Sequence[int] | None = None,
     ) -> None:
         super().__init__(stages)
         self.max_branches = _int(max_branches, "modules.max_branches", 1)
@@ -237,6 +267,13 @@ class Modules(Dimension):
         self.ops = _candidates(ops, "modules.ops", _branch_op)
         self.kernel_sizes = _candidates(kernel_sizes, "modules.kernel_sizes", _odd)
         self.layers = None if layers is None else _candidates(layers, "modules.layers", lambda v, w: _int(v, w, 0))
+        self.max_pools = _int(max_pools, "modules.max_pools", 0)
+        self.min_pools = _int(min_pools, "modules.min_pools", 0)
+        if self.min_pools > self.max_pools:
+            raise SpaceError(f"modules.min_pools: {self.min_pools} is larger than max_pools {self.max_pools}")
+        self.pool_ops = _candidates(pool_ops, "modules.pool_ops", _pool_op)
+        sizes = self.kernel_sizes if pool_sizes is None else pool_sizes
+        self.pool_sizes = _candidates(sizes, "modules.pool_sizes", _odd)
 
     def layer_indices(self, template: StructureSpec) -> list[tuple[int, int]]:
         """The ``(stage, layer)`` pairs this dimension makes modules of."""
@@ -258,4 +295,11 @@ class Modules(Dimension):
             for b in range(self.max_branches):
                 out.append(Gene.make(s, i, "op", self.ops, branch=b))
                 out.append(Gene.make(s, i, "kernel_size", self.kernel_sizes, branch=b))
+            if self.max_pools:
+                prefix = f"stage{s}.layer{i}."
+                pools = tuple(range(self.min_pools, self.max_pools + 1))
+                out.append(Gene(prefix + "num_pools", pools, s, i, "num_pools"))
+                for p in range(self.max_pools):
+                    out.append(Gene(f"{prefix}pool{p}.op", self.pool_ops, s, i, "pool_op", p))
+                    out.append(Gene(f"{prefix}pool{p}.kernel_size", self.pool_sizes, s, i, "pool_kernel_size", p))
         return out

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from g2l_automl._checks import check_choice, check_int
 from g2l_automl.errors import SpaceError, StructureError
 from g2l_automl.spaces._dimensions import LAYER_FIELDS, STAGE_FIELDS, Depths, Dimension, Gene, Ops
-from g2l_automl.structure import LayerSpec, StageSpec, StructureSpec, to_g2l_config
+from g2l_automl.structure import POOL_OPS, BranchSpec, LayerSpec, StageSpec, StructureSpec, to_g2l_config
 
 if TYPE_CHECKING:
     import optuna
@@ -38,15 +39,32 @@ ENCODINGS: tuple[str, ...] = ("categorical", "index")
 
 def check_encoding(encoding: str) -> str:
     """``encoding`` if it is one of :data:`ENCODINGS`, else a :class:`SpaceError` naming it."""
-    if encoding not in ENCODINGS:
-        raise SpaceError(f"encoding: must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
-    return encoding
+    return check_choice(encoding, "encoding", ENCODINGS, error=SpaceError)
+
+
+#: Module gene fields of pooling branches (:class:`~g2l_automl.spaces.Modules`), by the branch field they set.
+_POOL_FIELDS = {"pool_op": "op", "pool_kernel_size": "kernel_size"}
+#: Genome order of the fields within a layer's own genes and within one branch.
+_FIELD_ORDER: dict[str, float] = {f: k for k, f in enumerate(STAGE_FIELDS + LAYER_FIELDS)}
+_FIELD_ORDER.update(
+    num_pools=_FIELD_ORDER["num_branches"] + 0.5,
+    pool_op=_FIELD_ORDER["op"],
+    pool_kernel_size=_FIELD_ORDER["kernel_size"],
+)
+
+
+def split_branches(layer: LayerSpec) -> tuple[list[BranchSpec], list[BranchSpec]]:
+    """A ``parallel`` layer's convolution branches and pooling branches (each in their order); empty lists for
+    other layers."""
+    branches = layer.branches if layer.op == "parallel" and layer.branches is not None else ()
+    return [b for b in branches if b.op not in POOL_OPS], [b for b in branches if b.op in POOL_OPS]
 
 
 def _read_gene(spec: StructureSpec, gene: Gene) -> Any:
     """The value of ``gene`` in ``spec``; None where the gene does not apply: a layer the stage does not have, an
     unset ``dilation2``, module genes of a layer that is not ``parallel`` (or a branch it does not have), and the
-    ``kernel_size`` of a ``parallel`` layer (its branches have their own)."""
+    ``kernel_size`` of a ``parallel`` layer (its branches have their own). Branch genes read the layer's
+    convolution branches, pool genes its pooling branches."""
     stage = spec.stages[gene.stage]
     if gene.field == "num_layers":
         return len(stage.layers)
@@ -56,12 +74,14 @@ def _read_gene(spec: StructureSpec, gene: Gene) -> Any:
         return None
     layer = stage.layers[gene.layer]
     parallel = layer.op == "parallel" and layer.branches is not None
+    convs, pools = split_branches(layer)
     if gene.branch is not None:
-        if not parallel or gene.branch >= len(layer.branches):  # type: ignore[arg-type]
+        group = pools if gene.field in _POOL_FIELDS else convs
+        if not parallel or gene.branch >= len(group):
             return None
-        return getattr(layer.branches[gene.branch], gene.field)  # type: ignore[index]
-    if gene.field == "num_branches":
-        return len(layer.branches) if parallel else None  # type: ignore[arg-type]
+        return getattr(group[gene.branch], _POOL_FIELDS.get(gene.field, gene.field))
+    if gene.field in ("num_branches", "num_pools"):
+        return len(convs if gene.field == "num_branches" else pools) if parallel else None
     if gene.field == "kernel_size" and parallel:
         return None
     return getattr(layer, gene.field)
@@ -71,11 +91,13 @@ class SearchSpace:
     """Dimensions applied to a base structure; compiles to Optuna distributions, NNI JSON and G2L configs.
 
     The genome is ordered stage by stage: the stage's ``num_layers`` and ``channels`` genes, then each layer's
-    ``op``, ``num_branches``, ``dilation``, ``dilation2`` and ``kernel_size`` genes and its branch genes
-    (``branchB.op``, ``branchB.kernel_size``). Genes of layers beyond a stage's chosen depth, ``dilation2`` of
-    layers whose op is not ``dual_conv``, module genes of layers that are not ``parallel``, branches beyond
-    ``num_branches`` and the layer ``kernel_size`` of a ``parallel`` layer are inactive: :meth:`suggest` does not
-    ask for them.
+    ``op``, ``num_branches``, ``num_pools``, ``dilation``, ``dilation2`` and ``kernel_size`` genes, its
+    convolution branch genes (``branchB.op``, ``branchB.kernel_size``) and its pooling branch genes
+    (``poolP.op``, ``poolP.kernel_size``). Genes of layers beyond a stage's chosen depth, ``dilation2`` of layers
+    whose op is not ``dual_conv``, module genes of layers that are not ``parallel``, branches beyond
+    ``num_branches`` / ``num_pools`` and the layer ``kernel_size`` of a ``parallel`` layer are inactive:
+    :meth:`suggest` does not ask for them. A module's structure lists its convolution branches, then its pooling
+    branches.
 
     Args:
         base: the structure whose unsearched fields are kept (e.g. ``StructureSpec.mstcn()``).
@@ -121,15 +143,16 @@ class SearchSpace:
                 if gene.name in genes:
                     raise SpaceError(f"dimensions: two dimensions both search {gene.name}")
                 genes[gene.name] = gene
-        order = {f: k for k, f in enumerate(STAGE_FIELDS + LAYER_FIELDS)}
+        # per layer: its own genes, then the convolution branches' and the pooling branches', branch by branch
         self.genes: tuple[Gene, ...] = tuple(
             sorted(
                 genes.values(),
                 key=lambda g: (
                     g.stage,
                     -1 if g.layer is None else g.layer,
+                    0 if g.branch is None else 2 if g.field in _POOL_FIELDS else 1,
                     -1 if g.branch is None else g.branch,
-                    order[g.field],
+                    _FIELD_ORDER[g.field],
                 ),
             )
         )
@@ -160,8 +183,7 @@ class SearchSpace:
     def _check_receptive_field(self) -> None:
         if self.max_receptive_field is None:
             return
-        if isinstance(self.max_receptive_field, bool) or not isinstance(self.max_receptive_field, int):
-            raise SpaceError(f"max_receptive_field: must be an integer, got {self.max_receptive_field!r}")
+        check_int(self.max_receptive_field, "max_receptive_field", error=SpaceError)
         for s, stage in enumerate(self.template.stages):
             rf = 1
             for i, layer in enumerate(stage.layers):
@@ -169,6 +191,7 @@ class SearchSpace:
                 kernel = max(
                     self._choices(s, i, "kernel_size", layer.kernel_size)
                     + self._choices(s, i, "branch0.kernel_size", 0)
+                    + self._choices(s, i, "pool0.kernel_size", 0)
                 )
                 rf += dil * (kernel - 1)
             if rf > self.max_receptive_field:
@@ -204,11 +227,13 @@ class SearchSpace:
         template = self.template.stages[stage].layers[layer]
         if field == "op" and (stage, layer) in self._modules:
             return "parallel"
-        if field == "num_branches":
-            return len(template.branches) if template.branches is not None else 0
-        if field.startswith("branch"):
-            b, sub = field[len("branch") :].split(".")
-            return getattr(template.branches[int(b)], sub)  # type: ignore[index]
+        convs, pools = split_branches(template)
+        if field in ("num_branches", "num_pools"):
+            return len(convs if field == "num_branches" else pools)
+        for group, name in ((convs, "branch"), (pools, "pool")):
+            if field.startswith(name):
+                b, sub = field[len(name) :].split(".")
+                return getattr(group[int(b)], sub)
         return getattr(template, field)
 
     def is_active(self, gene: Gene, values: Mapping[str, Any]) -> bool:
@@ -223,8 +248,9 @@ class SearchSpace:
         if gene.field == "dilation2":
             return op == "dual_conv"
         if gene.branch is not None:
-            return op == "parallel" and gene.branch < self._value(values, gene.stage, gene.layer, "num_branches")
-        if gene.field == "num_branches":
+            count = "num_pools" if gene.field in _POOL_FIELDS else "num_branches"
+            return op == "parallel" and gene.branch < self._value(values, gene.stage, gene.layer, count)
+        if gene.field in ("num_branches", "num_pools"):
             return op == "parallel"
         if gene.field == "kernel_size":
             return op != "parallel"
@@ -304,13 +330,14 @@ class SearchSpace:
                 dilation2, branches, kernel_size = None, None, None
                 if op == "dual_conv":
                     dilation2 = self._value(values, s, i, "dilation2") or self._value(values, s, i, "dilation")
-                if op == "parallel":
+                if op == "parallel":  # the convolution branches, then the pooling branches
                     branches = tuple(
                         (
-                            self._value(values, s, i, f"branch{b}.op"),
-                            self._value(values, s, i, f"branch{b}.kernel_size"),
+                            self._value(values, s, i, f"{name}{b}.op"),
+                            self._value(values, s, i, f"{name}{b}.kernel_size"),
                         )
-                        for b in range(self._value(values, s, i, "num_branches"))
+                        for name, count in (("branch", "num_branches"), ("pool", "num_pools"))
+                        for b in range(self._value(values, s, i, count))
                     )
                     kernel_size = max((k for _, k in branches), default=1)  # LayerSpec derives it from branches
                 else:
@@ -353,5 +380,17 @@ class SearchSpace:
             if "parallel" in (fixed, layer.op) and layer.op != fixed:
                 raise SpaceError(
                     f"stage{s}.layer{i}.op: the structure's op is {layer.op!r}, the space fixes it to {fixed!r}"
+                )
+        for s, i, layer in spec.layers():
+            pools = split_branches(layer)[1]
+            if not pools or f"stage{s}.layer{i}.num_pools" in self._by_name:
+                continue
+            kept = (
+                split_branches(self.template.stages[s].layers[i])[1] if i < len(self.template.stages[s].layers) else []
+            )
+            if pools != kept:
+                raise SpaceError(
+                    f"stage{s}.layer{i}: the structure's pooling branches {[tuple(b) for b in pools]} are not "
+                    "searched by this space; give modules.max_pools >= 1"
                 )
         return params

@@ -11,15 +11,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+from g2l_automl._checks import check_int
 from g2l_automl.errors import StructureError
 
 #: Layer ops the models can build. ``conv`` is MS-TCN's dilated residual layer; ``dual_conv`` is MS-TCN++'s
-#: dual-dilated layer (two dilated convolutions, concatenated and fused by a 1x1 convolution). ``sep_conv``
-#: (depthwise temporal conv then pointwise), ``tgm`` (EvaNet's temporal Gaussian mixture) and ``parallel`` (an
-#: EvaNet module: parallel branches, averaged) share MS-TCN's residual tail.
-KNOWN_OPS: tuple[str, ...] = ("conv", "dual_conv", "sep_conv", "tgm", "parallel")
-#: Temporal ops a branch of a ``parallel`` layer can be.
-BRANCH_OPS: tuple[str, ...] = ("conv", "sep_conv", "tgm")
+#: dual-dilated layer (two dilated convolutions, concatenated and fused by a 1x1 convolution). ``conv2plus1d``
+#: (EvaNet's (2+1)D: pointwise conv, then a full temporal conv), ``sep_conv`` (depthwise-separable: depthwise
+#: temporal conv then pointwise), ``tgm`` (EvaNet's temporal Gaussian mixture), ``max_pool`` / ``avg_pool``
+#: (EvaNet's space-time pooling as temporal pooling, stride 1, then a 1x1 conv) and ``parallel`` (an EvaNet module:
+#: parallel branches, averaged) share MS-TCN's residual tail.
+KNOWN_OPS: tuple[str, ...] = (
+    "conv",
+    "dual_conv",
+    "conv2plus1d",
+    "sep_conv",
+    "tgm",
+    "max_pool",
+    "avg_pool",
+    "parallel",
+)
+#: Temporal pooling ops (EvaNet's pooling layers); a module's pooling branches are these.
+POOL_OPS: tuple[str, ...] = ("max_pool", "avg_pool")
+#: Temporal ops a branch of a ``parallel`` layer can be: the convolutions, then :data:`POOL_OPS`.
+BRANCH_OPS: tuple[str, ...] = ("conv", "conv2plus1d", "sep_conv", "tgm") + POOL_OPS
 
 FORMAT = "g2l_automl.structure/1"
 
@@ -32,11 +46,7 @@ MAX_CHANNELS = 65536
 
 
 def _check_int(value: Any, where: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StructureError(f"{where}: must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise StructureError(f"{where}: must be at most {maximum}, got {value!r}")
-    return value
+    return check_int(value, where, minimum, maximum, error=StructureError)
 
 
 class BranchSpec(NamedTuple):
@@ -94,19 +104,22 @@ class LayerSpec:
                 object.__setattr__(self, "kernel_size", max(sizes))
 
     def validate(self, where: str = "layer") -> None:
-        _check_int(self.dilation, f"{where}.dilation", 1, MAX_DILATION)
+        """Check every field; the checked integers replace the given ones (a numpy integer is kept as an ``int``,
+        so the spec is written as JSON)."""
+        object.__setattr__(self, "dilation", _check_int(self.dilation, f"{where}.dilation", 1, MAX_DILATION))
         if self.op == "parallel":  # first: the layer's kernel size is derived from the branches
             self._validate_branches(where)
         kernel = _check_int(self.kernel_size, f"{where}.kernel_size", 1, MAX_KERNEL_SIZE)
         if kernel % 2 == 0:
             raise StructureError(f"{where}.kernel_size: must be odd, got {kernel}")
-        _check_int(self.channels, f"{where}.channels", 1, MAX_CHANNELS)
+        object.__setattr__(self, "kernel_size", kernel)
+        object.__setattr__(self, "channels", _check_int(self.channels, f"{where}.channels", 1, MAX_CHANNELS))
         if self.op not in KNOWN_OPS:
             raise StructureError(f"{where}.op: unknown op {self.op!r}; known ops are {', '.join(KNOWN_OPS)}")
         if self.op == "dual_conv":
             if self.dilation2 is None:
                 raise StructureError(f"{where}.dilation2: required for op 'dual_conv'")
-            _check_int(self.dilation2, f"{where}.dilation2", 1, MAX_DILATION)
+            object.__setattr__(self, "dilation2", _check_int(self.dilation2, f"{where}.dilation2", 1, MAX_DILATION))
         elif self.dilation2 is not None:
             raise StructureError(f"{where}.dilation2: only allowed for op 'dual_conv', got op {self.op!r}")
         if self.op != "parallel" and self.branches is not None:
@@ -127,6 +140,9 @@ class LayerSpec:
             kernel = _check_int(branch.kernel_size, f"{where}.branches[{b}].kernel_size", 1, MAX_KERNEL_SIZE)
             if kernel % 2 == 0:
                 raise StructureError(f"{where}.branches[{b}].kernel_size: must be odd, got {kernel}")
+        branches = tuple(BranchSpec(b.op, int(b.kernel_size)) for b in self.branches)
+        object.__setattr__(self, "branches", branches)
+        object.__setattr__(self, "kernel_size", max(b.kernel_size for b in branches))
 
     @property
     def dilations(self) -> tuple[int, ...]:

@@ -4,7 +4,14 @@ from g2l_automl.training._checkpoint import load_checkpoint, save_checkpoint
 from g2l_automl.training._classifier import ClassifierTrainer, evaluate_classifier, predict_scores
 from g2l_automl.training._loss import segmentation_loss
 from g2l_automl.training._predict import evaluate_videos, predict, predict_probabilities
-from g2l_automl.training._threads import parse_threads, resolve_threads, torch_threads
+from g2l_automl.training._threads import (
+    host_cores,
+    host_share,
+    parse_threads,
+    resolve_threads,
+    set_threads,
+    torch_threads,
+)
 from g2l_automl.training._trainer import EpochCallback, Trainer, replace_trainer, resolve_device
 
 __all__ = [
@@ -14,8 +21,11 @@ __all__ = [
     "EpochCallback",
     "Trainer",
     "evaluate_videos",
+    "host_cores",
+    "host_share",
     "parse_threads",
     "resolve_threads",
+    "set_threads",
     "torch_threads",
     "load_checkpoint",
     "predict",

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from g2l_automl.data._classification import ClassificationSet
+from g2l_automl._checks import check_int, check_real
+from g2l_automl.data import ClassificationSet
 from g2l_automl.errors import DataError, TrainingError
-from g2l_automl.metrics._classification import mean_average_precision
-from g2l_automl.training._checks import check_int, check_rate
+from g2l_automl.metrics import mean_average_precision
 from g2l_automl.training._trainer import EpochCallback, resolve_device
 
 
@@ -95,14 +95,13 @@ class ClassifierTrainer:
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        check_int("epochs", epochs)
-        check_int("batch_size", batch_size)
-        check_int("warmup_epochs", warmup_epochs, 0)
-        check_rate("lr", lr)
-        check_rate("arch_lr", arch_lr)
-        for name, value in (("weight_decay", weight_decay), ("arch_weight_decay", arch_weight_decay)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
-                raise TrainingError(f"{name}: must be a number >= 0, got {value!r}")
+        check_int(epochs, "epochs", error=TrainingError)
+        check_int(batch_size, "batch_size", error=TrainingError)
+        check_int(warmup_epochs, "warmup_epochs", 0, error=TrainingError)
+        check_real(lr, "lr", 0.0, open_low=True, error=TrainingError)
+        check_real(arch_lr, "arch_lr", 0.0, open_low=True, error=TrainingError)
+        check_real(weight_decay, "weight_decay", 0.0, error=TrainingError)
+        check_real(arch_weight_decay, "arch_weight_decay", 0.0, error=TrainingError)
         betas = tuple(arch_betas) if isinstance(arch_betas, (list, tuple)) else ()
         if len(betas) != 2 or not all(
             not isinstance(b, bool) and isinstance(b, (int, float)) and 0 <= b < 1 for b in betas

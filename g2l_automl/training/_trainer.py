@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from g2l_automl._checks import check_int, check_real
 from g2l_automl.data import Video, iterate_batches
 from g2l_automl.errors import TrainingError
-from g2l_automl.training._checks import check_int, check_rate
 from g2l_automl.training._loss import segmentation_loss
 from g2l_automl.training._predict import evaluate_videos
 
@@ -75,8 +75,8 @@ class Trainer:
         eval_every: int = 1,
     ) -> None:
         for name, value in (("epochs", epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
-            check_int(name, value)
-        check_rate("lr", lr)
+            check_int(value, name, error=TrainingError)
+        check_real(lr, "lr", 0.0, open_low=True, error=TrainingError)
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
