@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> None:
         if storage_path != MEMORY:
             open_storage(storage_path, create=True)
         space, config = _setup(args.objective, tmp)
+        if config is not None and args.repeats is not None:  # trainings per candidate (the fitness's noise control)
+            config.objective["repeats"] = args.repeats
         if config is not None:  # the curves' grid: the epochs of one trained candidate
             args.step = config.training["epochs"] * config.objective["repeats"]
         jobs = [(name, seed) for name in args.samplers for seed in args.seeds]
@@ -284,6 +286,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=360, help="train: training epochs per run (default: 360)")
     parser.add_argument("--max-trials", type=int, default=200, help="train: trials per run at most (duplicates)")
     parser.add_argument("--final-seeds", type=int, default=3, help="train: seeds of each final re-training")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="train: trainings per candidate (default: the config's objective)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes, one torch thread each)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
@@ -330,6 +335,8 @@ def main() -> None:
         variants[f"g2l:{label}"] = json.loads(options)
     args.variants = variants
     args.samplers = list(args.samplers) + list(variants)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats: must be an integer >= 1, got {args.repeats}")
     if args.pipeline is not None:
         if not isinstance(args.pipeline, dict) or set(args.pipeline) - {"pruner", "report", "refine_top"}:
             parser.error("--pipeline: expected a JSON object with keys pruner, report, refine_top")
