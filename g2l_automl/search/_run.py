@@ -175,8 +175,9 @@ def run_search(
         pruner=make_pruner(pruner_options, config.population_size),
         **heartbeat,
     )
+    stamp = _worker_stamp(study)
     if threads is None or threads == "auto":
-        _stamp_worker(study)  # early, so that a neighbour started at the same moment sees this worker
+        stamp()  # early, so that a neighbour started at the same moment sees this worker
     objective = build_objective(config, device)
     check_study_directions(study, objective, f"{config.path}: objective.metric", display_url(storage))
     _check_space(study, config, getattr(objective, "encoding", "categorical"), storage)
@@ -207,7 +208,7 @@ def run_search(
             except OSError as exc:  # e.g. ENOSPC on the log file or --out: the trial is stored, the worker goes on
                 _warn(f"trial {trial.number}: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
 
-    func = _with_threads(objective, study, threads)
+    func = _with_threads(objective, study, threads, stamp)
     start = time.monotonic()
     while done < n:
         left = None if timeout is None else timeout - (time.monotonic() - start)
@@ -239,11 +240,14 @@ def _warn(message: str) -> None:
 
 
 def _with_threads(
-    objective: Callable[[optuna.Trial], Any], study: optuna.Study, threads: int | str | None
+    objective: Callable[[optuna.Trial], Any],
+    study: optuna.Study,
+    threads: int | str | None,
+    stamp: Callable[[], None],
 ) -> Callable[[optuna.Trial], Any]:
     """``objective`` run on :func:`resolve_threads`'s torch threads: for ``auto``, the cores shared among this
-    study's workers on this host (:func:`host_workers`) or the host's other load if higher (:func:`host_share`),
-    counted at the trial's start."""
+    study's workers on this host (:func:`host_workers`; ``stamp`` marks this worker active) or the host's other
+    load if higher (:func:`host_share`), counted at the trial's start."""
     host = socket.gethostname()
     cores = host_cores()
 
@@ -251,7 +255,7 @@ def _with_threads(
         workers = 1
         if threads is None or threads == "auto":
             study._storage.set_trial_system_attr(trial._trial_id, HOST_ATTR, host)
-            _stamp_worker(study)
+            stamp()
             workers = host_share(host_workers(study, host), torch.get_num_threads())
         count = resolve_threads(threads, workers, cores)
         study._storage.set_trial_system_attr(trial._trial_id, THREADS_ATTR, count)
@@ -261,16 +265,20 @@ def _with_threads(
     return run
 
 
-def _stamp_worker(study: optuna.Study, _last: dict[tuple[int, int], float] = {}) -> None:  # noqa: B006 (a per-process memo)
-    """Record that this worker (host and pid) is active in the study now (see :func:`host_workers`); a stamp
-    younger than a third of the window is not rewritten (each write takes the storage's lock)."""
-    now = time.time()
-    memo = (id(study._storage), study._study_id)
-    if now - _last.get(memo, -math.inf) < WORKER_WINDOW_S / 3:
-        return
+def _worker_stamp(study: optuna.Study) -> Callable[[], None]:
+    """A function that records this worker (host and pid) as active in ``study`` now (see :func:`host_workers`);
+    a stamp younger than a third of the window is not rewritten (each write takes the storage's lock)."""
     key = f"{WORKER_PREFIX}{socket.gethostname()}/{os.getpid()}"
-    study._storage.set_study_system_attr(study._study_id, key, now)
-    _last[memo] = now
+    last = -math.inf
+
+    def stamp() -> None:
+        nonlocal last
+        now = time.time()
+        if now - last >= WORKER_WINDOW_S / 3:
+            study._storage.set_study_system_attr(study._study_id, key, now)
+            last = now
+
+    return stamp
 
 
 def host_workers(study: optuna.Study, host: str, window: float = WORKER_WINDOW_S) -> int:

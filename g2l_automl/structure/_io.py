@@ -29,12 +29,14 @@ _MSTCNPP_PG_KEY = re.compile(r"^PG\.conv_dilated_([12])\.(\d+)$")
 _MSTCNPP_R_KEY = re.compile(r"^Rs\.(\d+)\.layers\.(\d+)\.conv_dilated$")
 
 
-def _read_json(path: str | os.PathLike[str]) -> Any:
+def _read_json(path: str | os.PathLike[str], missing: str = "file not found") -> Any:
+    """The JSON value in ``path``; every failure is a :class:`StructureError` naming the file (``missing``: the
+    message for a file that is not there)."""
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
-        raise StructureError(f"{path}: file not found") from None
+        raise StructureError(f"{path}: {missing}") from None
     except json.JSONDecodeError as exc:
         raise StructureError(f"{path}: not valid JSON ({exc})") from None
     except UnicodeDecodeError as exc:

@@ -7,7 +7,6 @@ Pure data (no torch): the discrete cell is :class:`~g2l_automl.models.GenotypeCe
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from g2l_automl.errors import StructureError
+from g2l_automl.structure._io import _read_json
 
 #: The temporal ops of Table I in the order of ``alpha``'s columns (the keys of
 #: :data:`~g2l_automl.models.TEMPORAL_OPS`, in the same order).
@@ -134,13 +134,8 @@ def save_genotype(genotype: Genotype, path: str | os.PathLike[str]) -> None:
 
 def load_genotype(path: str | os.PathLike[str]) -> Genotype:
     """Read a genotype JSON file; errors name the file."""
+    data = _read_json(path, missing="no such genotype file")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
         return Genotype.from_dict(data)
-    except FileNotFoundError:
-        raise StructureError(f"{path}: no such genotype file") from None
-    except json.JSONDecodeError as exc:
-        raise StructureError(f"{path}: not valid JSON: {exc}") from None
     except StructureError as exc:
         raise StructureError(f"{path}: {exc}") from None
