@@ -18,7 +18,9 @@ Objectives:
 
 CMA-ES searches the candidates' indices as integers (``encoding="index"``); the others search categories.
 ``--g2l-options '{"selection": "rank"}'`` passes options to G2L; ``--variants rank='{"selection": "rank"}' ...``
-adds G2L rows (``g2l:rank``) with other options, so settings run side by side with the same seeds. Output:
+adds G2L rows (``g2l:rank``) with other options, so settings run side by side with the same seeds; a variant of
+another sampler is named ``SAMPLER:LABEL`` (``tpe:r2='{...}'``), and a variant's ``"objective"`` entry changes that
+row's objective settings (``train``: e.g. ``{"objective": {"rescore_top": 2}}``). Output:
 the median (and min-max) best value at 25/50/100 % of the budget, how many trials each sampler needed to reach
 random search's final best of the same seed, and a plotly figure of best-so-far vs trials with spread bands.
 
@@ -75,6 +77,8 @@ _MEMORY = optuna.storages.InMemoryStorage()
 #: The row of G2L's whole pipeline (--pipeline): global search with a pruner, then EGI refinement of the best.
 PIPELINE = "g2l+pipeline"
 PROXIES = {"proxy": ProxyObjective, "proxy2": EpistaticProxyObjective}
+#: --pipeline keys that are the row's objective settings (the rest: pruner, refine_top).
+PIPELINE_OBJECTIVE = ("report", "rescore_top", "rotate_val")
 
 
 def _setup(objective: str, tmp: str) -> tuple[SearchSpace, StudyConfig | None]:
@@ -156,20 +160,24 @@ def _one_run(
     if args.jobs > 1:
         torch.set_num_threads(1)
     encoding = "index" if name == "cmaes" else "categorical"
-    if name == PIPELINE and "report" in args.pipeline:  # the value the pruner sees (e.g. val_loss)
+    base = name.split(":")[0].split("+")[0]
+    variant = dict(args.variants.get(name, {}))
+    # the row's objective settings: the pipeline's (e.g. report: val_loss, which the pruner sees) or a variant's
+    changes = {k: v for k, v in args.pipeline.items() if k in PIPELINE_OBJECTIVE} if name == PIPELINE else {}
+    changes.update(variant.pop("objective", {}))
+    if config is not None and changes:
         config = copy.deepcopy(config)
-        config.objective["report"] = args.pipeline["report"]
+        config.objective.update(changes)
     objective = _objective(args.objective, space, config, encoding)
-    options = _sampler_options(name.split("+")[0], args.population)
-    if name in ("g2l", PIPELINE):
+    options = _sampler_options(base, args.population)
+    if base == "g2l":
         options.update(args.g2l_options)
-    elif name.startswith("g2l:"):
-        options.update({**args.g2l_options, **args.variants[name]})
+    options.update(variant)
     study = optuna.create_study(
         storage=_MEMORY if storage_path == MEMORY else open_storage(storage_path),
         study_name=f"{args.objective}-{name}-seed{seed}",
         direction="maximize",
-        sampler=make_sampler(name.split(":")[0].split("+")[0], space, options, seed=seed),
+        sampler=make_sampler(base, space, options, seed=seed),
         # no pruning unless the row asks for it (create_study's default would be Optuna's MedianPruner)
         pruner=make_pruner(args.pipeline.get("pruner", {}), args.population)
         if name == PIPELINE
@@ -303,7 +311,8 @@ def main() -> None:
         nargs="+",
         default=[],
         metavar="LABEL=JSON",
-        help="extra G2L rows g2l:LABEL with these options on top of --g2l-options",
+        help="extra rows: g2l:LABEL (G2L with these options on top of --g2l-options) or SAMPLER:LABEL; an "
+        '"objective" entry changes the row\'s objective settings (train)',
     )
     parser.add_argument(
         "--storage", default=None, help="journal file keeping every study (default: temporary; 'memory': none)"
@@ -332,14 +341,19 @@ def main() -> None:
         label, sep, options = item.partition("=")
         if not sep or not isinstance(json.loads(options), dict):
             parser.error(f"--variants: expected LABEL=JSON object, got {item!r}")
-        variants[f"g2l:{label}"] = json.loads(options)
+        if ":" not in label:
+            label = f"g2l:{label}"
+        if label.split(":")[0] not in SAMPLERS or not isinstance(json.loads(options).get("objective", {}), dict):
+            parser.error(f"--variants: expected [SAMPLER:]LABEL=JSON object with a known sampler, got {item!r}")
+        variants[label] = json.loads(options)
     args.variants = variants
     args.samplers = list(args.samplers) + list(variants)
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats: must be an integer >= 1, got {args.repeats}")
     if args.pipeline is not None:
-        if not isinstance(args.pipeline, dict) or set(args.pipeline) - {"pruner", "report", "refine_top"}:
-            parser.error("--pipeline: expected a JSON object with keys pruner, report, refine_top")
+        keys = ("pruner", "refine_top", *PIPELINE_OBJECTIVE)
+        if not isinstance(args.pipeline, dict) or set(args.pipeline) - set(keys):
+            parser.error(f"--pipeline: expected a JSON object with keys {', '.join(keys)}")
         args.samplers.append(PIPELINE)
     args.pipeline = args.pipeline or {}
     run(args)

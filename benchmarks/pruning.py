@@ -51,11 +51,12 @@ PLANTED_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", 
 CURVE_METRICS = ("F1@10", "Edit", "Acc", "val_loss", "train_loss")
 
 
-def _config(tmp: str, report: str | None = None) -> StudyConfig:
+def _config(tmp: str, report: str | None = None, rescore_top: int = 0) -> StudyConfig:
     root = generate(os.path.join(tmp, "rf-planted"), "rf-planted", seed=0)
     config = load_config(PLANTED_CONFIG, data_root=str(root))
     if report is not None:
         config.objective["report"] = report
+    config.objective["rescore_top"] = rescore_top
     return config
 
 
@@ -198,7 +199,7 @@ def benchmark(args: argparse.Namespace) -> None:
     if args.jobs == 1:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        config = _config(tmp, args.report)
+        config = _config(tmp, args.report, args.rescore_top)
         start = time.perf_counter()
         jobs = [(arm, seed) for seed in args.seeds for arm in ("none", "egi")]
         runs = dict(zip(jobs, _pool_map(args.jobs, functools.partial(_arm, args, config), jobs), strict=True))
@@ -212,12 +213,13 @@ def benchmark(args: argparse.Namespace) -> None:
             test.setdefault(job, []).append(score)
         seconds = time.perf_counter() - start
     pruner = _pruner(args, args.population)
+    rescored = f" (rescore_top {args.rescore_top}: both arms)" if args.rescore_top else ""
     print(
         f"rf-planted, G2L population {args.population}, {args.epochs} training epochs per search "
         f"(12 a full candidate), pruned arm: {pruner!r} on validation {config.objective['report']}; "
-        f"value: validation F1@10; test: final structure re-trained with {args.final_seeds} seeds, test F1@10 "
-        f"(mean); {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
-        f"{seconds:.0f} s"
+        f"value: validation F1@10{rescored}; test: final structure re-trained with {args.final_seeds} seeds, "
+        f"test F1@10 (mean); {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}; {seconds:.0f} s"
     )
     print(
         f"{'seed':>4} {'trials none':>11} {'trials egi (pruned)':>20} {'val best none':>14} {'val best egi':>13} "
@@ -269,6 +271,9 @@ def main() -> None:
     parser.add_argument("--eta", type=int, default=None, help="EGIPruner reduction_factor")
     parser.add_argument("--min-trials", type=int, default=None, help="EGIPruner min_trials")
     parser.add_argument("--report", default=None, help="objective.report: the metric pruned on (default: config's)")
+    parser.add_argument(
+        "--rescore-top", type=int, default=0, help="objective.rescore_top of both arms (default 0: off)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="processes at once (one torch thread each)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads with --jobs 1")
     parser.add_argument("--quick", action="store_true", help="1 seed, 24 epochs, population 2 (smoke test)")

@@ -7,7 +7,10 @@ with ``g2l-optimize make-synthetic``; its throughput is TOTAL / the wall time fr
 (process start-up included: that is what a host pays). Ratios are against one worker with the default threads.
 
     python benchmarks/worker_throughput.py [--total 8] [--epochs 3] [--workers 1 2 4] [--model 2x6x32]
-        [--settings default one auto]
+        [--settings default one auto] [--preset tiny]
+
+``--preset gtea-like`` makes candidates of several seconds (the size of a real search's), where a worker's start-up
+no longer dominates a cell.
 
 One default worker alone is always measured (the base of every ratio); ``--settings`` chooses what else runs.
 """
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--model", default="2x6x32", help="MS-TCN stages x layers x channels (default: 2x6x32)")
+    parser.add_argument("--preset", default="tiny", help="make-synthetic preset of the data (default: tiny)")
     parser.add_argument(
         "--settings", nargs="+", choices=("default", "one", "auto"), default=["default", "one", "auto"],
         help="thread settings to measure (one default worker alone is always measured)",
@@ -75,7 +79,9 @@ def main() -> None:
     settings = dict(named[key] for key in ["default", *[k for k in args.settings if k != "default"]])
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        subprocess.run([G2L, "make-synthetic", str(tmp / "data"), "--preset", "tiny"], check=True, capture_output=True)
+        subprocess.run(
+            [G2L, "make-synthetic", str(tmp / "data"), "--preset", args.preset], check=True, capture_output=True
+        )
         config = yaml.safe_load((ROOT / "studies" / "synthetic-tiny.yaml").read_text())
         config["data"]["root"] = str(tmp / "data")
         config["structure"] = {"default": "mstcn", "num_stages": stages, "num_layers": layers, "channels": channels}
@@ -85,7 +91,8 @@ def main() -> None:
         path.write_text(yaml.safe_dump(config))
         print(
             f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} logical CPUs, torch {torch.__version__}; "
-            f"{args.total} trials per cell ({args.epochs} epochs, MS-TCN {args.model}, tiny preset), journal storage"
+            f"{args.total} trials per cell ({args.epochs} epochs, MS-TCN {args.model}, {args.preset} preset), "
+            "journal storage"
         )
         rates: dict[tuple[str, int], float] = {}
         print(f"{'threads':<26} {'workers':>7} {'trials':>6} {'seconds':>8} {'cand/hour':>9} {'vs 1 default':>12}")

@@ -42,6 +42,8 @@ WARM_START = "warm_start"
 METRICS = "metrics"
 #: each repeat's validation metrics
 REPEATS = "repeats"
+#: the validation metrics of a candidate's first training(s) before ``rescore_top`` trained it again
+RESCORED = "rescored"
 #: the standard deviation of each metric over the repeats
 METRICS_STD = "metrics_std"
 #: the validation metrics before in-trial refinement

@@ -377,9 +377,9 @@ def test_suggest_and_flops_fail_the_trial_alone(tmp_path, tiny_data, capsys, mon
     if where == "suggest":
         monkeypatch.setattr(SearchSpace, "suggest", boom)
     else:  # training replaced by a quick result, so that the FLOPs count is reached
-        from types import SimpleNamespace
+        from g2l_automl.objective._segmentation import Score
 
-        fake = SimpleNamespace(metrics={"F1@10": 1.0}, n_params=1, seconds=0.0, repeats=[], std={})
+        fake = Score(metrics={"F1@10": 1.0}, std={}, repeats=[], n_params=1, seconds=0.0)
         monkeypatch.setattr(SegmentationObjective, "evaluate", lambda *a, **k: fake)
         monkeypatch.setattr(SegmentationObjective, "flops", boom)
     url = _study(tmp_path)

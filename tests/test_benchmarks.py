@@ -250,6 +250,7 @@ def test_compare_samplers_train_counts_epochs_and_rescores_on_test(tmp_path):
     out = _run(
         "compare_samplers.py", "--objective", "train", "--epochs", "36", "--seeds", "0", "--samplers", "random",
         "--final-seeds", "1", "--pipeline", pipeline, "--storage", str(journal),
+        "--variants", 'random:r1={"objective": {"rescore_top": 1}}',
     )  # fmt: skip
     assert "36 epochs x 1 seeds" in out and "x 12 epochs to random best" in out
     for row in ("MS-TCN 2^i", "planted optimum", "random final structures", "g2l+pipeline final structures"):
@@ -277,6 +278,13 @@ def test_compare_samplers_train_counts_epochs_and_rescores_on_test(tmp_path):
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     plain = optuna.load_study(study_name="train-random-seed0", storage=storage)
     assert [t.user_attrs["epochs"] for t in plain.trials] == [12, 12, 12]  # no pruner: every candidate trains 12
+    # the variant row re-scores would-be leaders: the first candidate always (24 epochs), a later one only if it
+    # would beat the best so far; the budget counts both trainings
+    rescored = optuna.load_study(study_name="train-random:r1-seed0", storage=storage).trials
+    assert rescored[0].user_attrs["epochs"] == 24 and len(rescored[0].user_attrs["repeats"]) == 2
+    for t in rescored:
+        assert t.user_attrs["epochs"] == (24 if "rescored" in t.user_attrs else 12)
+    assert sum(t.user_attrs["epochs"] for t in rescored) >= 36 and "random:r1 final structures" in out
     piped = optuna.load_study(study_name="train-g2l+pipeline-seed0", storage=storage).trials
     # the search until 36 - (12 refine + 12 scoring) epochs, then the best refined by EGI (supernet epochs + 12),
     # then candidates again until the 36 epochs are spent

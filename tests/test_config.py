@@ -74,6 +74,7 @@ def test_tiny_study_values():
         "repeats": 1,
         "rotate_val": False,
         "common_seeds": True,
+        "rescore_top": 0,
     }
     assert config.refine["method"] == "egi" and config.refine["epochs"] == 2 and config.refine["top"] == 2
     assert config.refine["num_candidates"] == 3  # default filled in

@@ -180,6 +180,60 @@ def test_repeats_train_n_seeds_report_the_mean_and_keep_the_spread(tiny_data, sp
         assert single.evaluate(space.base, seed_offset=r).metrics == repeats[r]
 
 
+def test_rescore_top_trains_a_would_be_leader_again_and_keeps_the_mean(tiny_data, space):
+    """Re-scoring on promotion: a candidate whose first value would rank among the study's best K is trained again
+    with fresh seeds (offset ``repeats``) and its value is the mean; the others keep their single training."""
+    structures = [space.base, *(space.base.with_layer(0, 0, dilation=d) for d in (2, 4, 8))]
+    single = _objective(tiny_data, space)
+    first = [single.evaluate(s).metrics for s in structures]
+    second = [single.evaluate(s, seed_offset=1).metrics for s in structures]
+    study = _run(_objective(tiny_data, space, rescore_top=1), space, structures)
+    best = -np.inf
+    for trial, a, b in zip(study.trials, first, second, strict=True):
+        lead = a["F1@10"] > best  # K = 1: it would become the study's best
+        if lead:
+            assert trial.user_attrs["rescored"] == a and trial.user_attrs["repeats"] == [a, b]
+            assert trial.value == pytest.approx((a["F1@10"] + b["F1@10"]) / 2)
+            assert trial.user_attrs["epochs"] == 2 * 2  # both trainings counted
+        else:
+            assert "rescored" not in trial.user_attrs and "repeats" not in trial.user_attrs
+            assert trial.value == a["F1@10"] and trial.user_attrs["epochs"] == 2
+        best = max(best, trial.value)
+    rescored = ["rescored" in t.user_attrs for t in study.trials]
+    assert rescored[0] and not all(rescored)  # the first candidate always leads (nothing complete yet); not all do
+    # with rotate_val the re-scoring is repeat 1: the next validation fold, seed offset 1
+    rotated = _objective(tiny_data, space, rotate_val=True, rescore_top=1)
+    repeats = _run(rotated, space, [space.base]).trials[0].user_attrs["repeats"]
+    assert repeats[1] == rotated.evaluate(space.base, seed_offset=1, first=1).metrics
+    names = [sorted(v.name for v in rotated.parts(k)[0][1]) for k in (0, 1)]
+    assert names[0] != names[1] and names[0] == sorted(v.name for v in single.videos()[1])
+    with pytest.raises(Exception, match="rescore_top: needs one maximised validation metric"):
+        _objective(tiny_data, space, metric=["F1@10", "flops"], rescore_top=2)
+    with pytest.raises(Exception, match="rescore_top"):
+        _objective(tiny_data, space, rescore_top=-1)
+
+
+@pytest.mark.parametrize("earlier_value, rescored", [(-1.0, True), (1000.0, False)])
+def test_refinement_is_rescored_when_it_would_lead(tiny_data, space, earlier_value, rescored):
+    """The structure EGI refinement adds to a study follows the same rule as a search candidate."""
+    from g2l_automl.egi import EGILocalSearch
+    from g2l_automl.search import refine_study
+
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(
+        optuna.trial.create_trial(value=earlier_value, user_attrs={"structure": space.base.to_dict(), "metrics": {}})
+    )
+    search = EGILocalSearch(epochs=2, interval=1, trainer=Trainer(epochs=2, batch_size=2, progress=False))
+    (refined,) = refine_study(study, _objective(tiny_data, space, rescore_top=1), search, top=1, log=lambda *_: None)
+    trainings = 2 if rescored else 1
+    assert refined.user_attrs["epochs"] == refined.user_attrs["search_epochs"] + 2 * trainings
+    assert ("rescored" in refined.user_attrs) == rescored
+    if rescored:
+        repeats = refined.user_attrs["repeats"]
+        assert len(repeats) == 2 and refined.user_attrs["rescored"] == repeats[0]
+        assert refined.value == pytest.approx(statistics.mean(r["F1@10"] for r in repeats))
+
+
 def test_rotated_validation_folds_hold_out_different_videos(tiny_data, space):
     plain = _objective(tiny_data, space, val_fraction=0.25)
     rotated = _objective(tiny_data, space, val_fraction=0.25, repeats=4, rotate_val=True)
@@ -211,13 +265,19 @@ def test_config_noise_control_options_reach_the_objective(tmp_path, tiny_data):
         "data: {root: " + str(tiny_data) + "}\n"
         "structure: {default: mstcn, num_stages: 1, num_layers: 3, channels: 8}\n"
         "space: {dilations: {k: 2, T: 3}}\n"
-        "objective: {repeats: 2, rotate_val: true, common_seeds: false}\n"
+        "objective: {repeats: 2, rotate_val: true, common_seeds: false, rescore_top: 3}\n"
     )
     (tmp_path / "c.yaml").write_text(text)
     objective = build_objective(load_config(tmp_path / "c.yaml"), "cpu")
     assert (objective.repeats, objective.rotate_val, objective.common_seeds) == (2, True, False)
-    for bad, field in (("repeats: 0", "objective.repeats"), ("rotate_val: 1", "objective.rotate_val")):
-        (tmp_path / "b.yaml").write_text(text.replace("repeats: 2, rotate_val: true", bad))
+    assert objective.rescore_top == 3
+    for old, bad, field in (
+        ("repeats: 2", "repeats: 0", "objective.repeats"),
+        ("rotate_val: true", "rotate_val: 1", "objective.rotate_val"),
+        ("rescore_top: 3", "rescore_top: -1", "objective.rescore_top"),
+        ("rescore_top: 3", "metric: [F1@10, flops], rescore_top: 3", "objective.rescore_top: needs one maximised"),
+    ):
+        (tmp_path / "b.yaml").write_text(text.replace(old, bad))
         with pytest.raises(Exception, match=field):
             load_config(tmp_path / "b.yaml")
 

@@ -207,7 +207,9 @@ def test_a_killed_worker_loses_no_trial(postgres_url, tmp_path, tiny_data):
     failed = study.trials[stale.number]
     assert failed.state == TrialState.FAIL  # marked failed by the surviving worker's heartbeat check
     retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == stale.number]
-    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE and retried[0].params == stale.params
+    # the retry re-runs what the killed trial had stored (it may have died before its last suggestion)
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    assert failed.params and failed.params.items() <= retried[0].params.items()
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
     for t in study.get_trials(states=(TrialState.COMPLETE,)):
         assert isinstance(t.system_attrs[GEN], int)  # the GA state stays consistent

@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _refine_file(args: argparse.Namespace, search, objective) -> int:  # noqa: ANN001
     start = load_structure(args.structure)
-    result, metrics, n_params, seconds = objective.refine_structure(start, search)
+    result, score = objective.refine_structure(start, search)
+    metrics, n_params, seconds = score.metrics, score.n_params, score.seconds
     out = Path(args.out)
     save_structure(result.structure, out / "refined.json")
     save_structure(result.structure, out / "refined_g2l_config.json", format="g2l", settings={"method": search.method})

@@ -30,7 +30,8 @@ _DATA = {
 _TRAINING = {"epochs": 5, "batch_size": 8, "lr": 5e-4, "seed": 0, "amp": True}
 #: ``kind: proxy`` replaces candidate training by :class:`~g2l_automl.objective.ProxyObjective` (no data read;
 #: for trying samplers and workers out in seconds).
-#: ``repeats``/``rotate_val``/``common_seeds``: noise control of the fitness (see SegmentationObjective).
+#: ``repeats``/``rotate_val``/``common_seeds``/``rescore_top``: noise control of the fitness (see
+#: SegmentationObjective).
 _OBJECTIVE = {
     "kind": "segmentation",
     "metric": "F1@10",
@@ -40,6 +41,7 @@ _OBJECTIVE = {
     "repeats": 1,
     "rotate_val": False,
     "common_seeds": True,
+    "rescore_top": 0,
 }
 _SEARCH = {"sampler": "g2l", "n_trials": 100, "timeout": None}
 #: EGI local search settings (G2L Sec. 4.1: S=3, dD=0.1 D, update every 3 epochs, 30 epochs) and refine's top-K.
@@ -232,6 +234,9 @@ def _check_values(config: StudyConfig) -> None:
         raise ConfigError(f"{path}: refine.{exc}") from None
     check_int(config.refine["top"], f"{path}: refine.top", 1, error=ConfigError)
     check_int(o["repeats"], f"{path}: objective.repeats", 1, error=ConfigError)
+    check_int(o["rescore_top"], f"{path}: objective.rescore_top", 0, error=ConfigError)
+    if o["rescore_top"] and (len(metrics) != 1 or metrics[0] in EXTRA_METRICS):
+        raise ConfigError(f"{path}: objective.rescore_top: needs one maximised validation metric, not {o['metric']!r}")
     for key in ("refine", "rotate_val", "common_seeds"):
         if not isinstance(o[key], bool):
             raise ConfigError(f"{path}: objective.{key}: must be true or false, got {o[key]!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from g2l_automl import _attrs as attrs
 from g2l_automl._checks import check_int, check_real
@@ -37,13 +38,15 @@ REPORT_METRICS: tuple[str, ...] = (*METRIC_NAMES, "val_loss")
 @dataclass
 class Score:
     """A candidate's validation score: the mean over repeats of each metric, their standard deviation (0 for one
-    repeat), each repeat's metrics, the parameter count and the training seconds of all repeats."""
+    repeat), each repeat's metrics, the parameter count, the training seconds of all repeats and, for a score that
+    ``rescore_top`` trained again, the metrics before it did (``first``)."""
 
     metrics: dict[str, float]
     std: dict[str, float]
     repeats: list[dict[str, float]]
     n_params: int
     seconds: float
+    first: dict[str, float] | None = None
 
 
 def _mean(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -93,6 +96,14 @@ class SegmentationObjective(TrialObjective):
         common_seeds: common random numbers: every candidate trains from the same seeds (initial weights, batch
             order, dropout), so candidates differ only by structure. ``False`` offsets the seeds by the trial number.
         val_fold: the validation fold of the first repeat (0: the plain split); later repeats rotate from it.
+        rescore_top: K >= 0, re-scoring on promotion (0: off): a candidate whose value would rank among the
+            study's best K COMPLETE values so far (or any candidate while fewer than K are complete) is trained
+            :attr:`repeats` more times as repeats ``repeats .. 2 * repeats - 1`` (fresh seeds; with
+            ``rotate_val`` also the next validation folds) and its value becomes the mean of all its trainings
+            (user attrs ``rescored``: the first value's metrics, ``repeats``, ``metrics_std``). So the structures
+            that lead the study and breed in a genetic search are never single lucky draws (the winner's curse of
+            a noisy fitness), at the cost of a second training for the few that would lead. One maximised
+            validation metric only.
 
     Candidates are never trained twice: a trial whose structure a COMPLETE trial of the study already scored (an
     enqueued repeat, or a sampler without the genetic samplers' duplicate rule) returns that trial's values and
@@ -131,6 +142,7 @@ class SegmentationObjective(TrialObjective):
         rotate_val: bool = False,
         common_seeds: bool = True,
         val_fold: int = 0,
+        rescore_top: int = 0,
     ) -> None:
         known = METRIC_NAMES + EXTRA_METRICS
         self.metrics = (metric,) if isinstance(metric, str) else tuple(metric)
@@ -159,21 +171,29 @@ class SegmentationObjective(TrialObjective):
             if not isinstance(flag, bool):
                 raise G2LError(f"{name}: must be true or false, got {flag!r}")
         self.repeats, self.rotate_val, self.common_seeds, self.val_fold = repeats, rotate_val, common_seeds, val_fold
-        self._parts: list[tuple[list[Video], list[Video]]] | None = None
+        self.rescore_top = check_int(rescore_top, "rescore_top", 0)
+        if rescore_top and (len(self.metrics) != 1 or self.metrics[0] in self.costs):
+            raise G2LError(f"rescore_top: needs one maximised validation metric, not {', '.join(self.metrics)}")
+        self._parts: dict[int, tuple[list[Video], list[Video]]] = {}  # validation fold -> (train, validation)
+        self._loaded: dict[str, Video] | None = None
         self._lock = threading.Lock()
 
-    def parts(self) -> list[tuple[list[Video], list[Video]]]:
-        """The (train, validation) videos of each repeat, read once and shared by all trials of this process."""
+    def parts(self, first: int = 0) -> list[tuple[list[Video], list[Video]]]:
+        """The (train, validation) videos of repeats ``first .. first + repeats - 1``: repeat ``r`` holds out
+        validation fold ``val_fold + r`` with ``rotate_val``, else the plain part. Read once and shared by all
+        trials of this process."""
         with self._lock:
-            if self._parts is None:
-                folds = range(self.val_fold, self.val_fold + (self.repeats if self.rotate_val else 1))
-                d = self.dataset
-                splits = [d.train_val_split(self.split, self.val_fraction, self.split_seed, k) for k in folds]
-                if not splits[0][1]:
+            folds = [self.val_fold + (r if self.rotate_val else 0) for r in range(first, first + self.repeats)]
+            for k in folds:
+                if k in self._parts:
+                    continue
+                train, val = self.dataset.train_val_split(self.split, self.val_fraction, self.split_seed, k)
+                if not val:
                     raise G2LError(f"val_fraction={self.val_fraction} leaves no validation video in split {self.split}")
-                loaded = {v.name: v for v in self.dataset.load(sorted({n for t, v in splits for n in t + v}))}
-                self._parts = [([loaded[n] for n in t], [loaded[n] for n in v]) for t, v in splits]
-            return [self._parts[r % len(self._parts)] for r in range(self.repeats)]
+                if self._loaded is None:  # every fold splits the same train list
+                    self._loaded = {v.name: v for v in self.dataset.load(sorted(train + val))}
+                self._parts[k] = ([self._loaded[n] for n in train], [self._loaded[n] for n in val])
+            return [self._parts[k] for k in folds]
 
     def videos(self) -> tuple[list[Video], list[Video]]:
         """The (train, validation) videos of the first repeat (the plain split of ``val_fraction`` by default)."""
@@ -184,11 +204,13 @@ class SegmentationObjective(TrialObjective):
         structure: StructureSpec,
         callback: Callable[[int, dict[str, Any]], None] | None = None,
         seed_offset: int = 0,
+        first: int = 0,
     ) -> Score:
-        """Train ``structure`` from scratch :attr:`repeats` times and score each on its validation videos. The
-        repeats train in lockstep, so ``callback(epoch, logs)`` gets each epoch's logs with ``val`` the mean of the
-        repeats' validation metrics (where every repeat scored that epoch)."""
-        parts = self.parts()
+        """Train ``structure`` from scratch :attr:`repeats` times, as repeats ``first ..`` (their validation folds,
+        see :meth:`parts`; seeds offset by ``seed_offset`` + the repeat's place), and score each on its validation
+        videos. The repeats train in lockstep, so ``callback(epoch, logs)`` gets each epoch's logs with ``val`` the
+        mean of the repeats' validation metrics (where every repeat scored that epoch)."""
+        parts = self.parts(first)
         runs = []
         for r, (train, val) in enumerate(parts):
             seed = self.model_seed + seed_offset + r
@@ -278,9 +300,13 @@ class SegmentationObjective(TrialObjective):
         self, trial: optuna.Trial, candidate: StructureSpec, on_epoch: EpochCallback, spent: Spent
     ) -> dict:
         structure = candidate
-        result = self.evaluate(structure, on_epoch, 0 if self.common_seeds else trial.number)
+        offset = 0 if self.common_seeds else trial.number
+        result = self.rescored(trial.study, structure, self.evaluate(structure, on_epoch, offset), offset)
         metrics, n_params, seconds = result.metrics, result.n_params, result.seconds
-        if self.repeats > 1:
+        if result.first is not None:
+            trial.set_user_attr(attrs.RESCORED, result.first)
+            spent.epochs += self.trainer.epochs * self.repeats
+        if len(result.repeats) > 1:
             trial.set_user_attr(attrs.REPEATS, result.repeats)
             trial.set_user_attr(attrs.METRICS_STD, result.std)
         if self.refine is not None:
@@ -290,22 +316,41 @@ class SegmentationObjective(TrialObjective):
         flops = self.flops(structure)
         return {attrs.PARAMS: n_params, attrs.FLOPS: flops, attrs.METRICS: metrics, attrs.TRAIN_SECONDS: seconds}
 
+    def rescored(self, study: optuna.Study, structure: StructureSpec, score: Score, seed_offset: int = 0) -> Score:
+        """``score`` of ``structure``, or, when ``rescore_top`` is set and its value would rank among the best
+        ``rescore_top`` COMPLETE values of ``study`` (or fewer are complete), the mean of it and :attr:`repeats`
+        more trainings as repeats ``repeats ..`` (fresh seeds; with ``rotate_val`` the next validation folds),
+        with ``first`` = ``score``'s metrics."""
+        if not self.rescore_top:
+            return score
+        values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+        done = sorted((v for v in values if v is not None and math.isfinite(v)), reverse=True)
+        value = float(score.metrics[self.metrics[0]])
+        if len(done) >= self.rescore_top and value <= done[self.rescore_top - 1]:
+            return score
+        more = self.evaluate(structure, seed_offset=seed_offset + self.repeats, first=self.repeats)
+        runs = score.repeats + more.repeats
+        seconds = round(score.seconds + more.seconds, 3)
+        return Score(_mean(runs), _std(runs), runs, score.n_params, seconds, first=score.metrics)
+
     def scored_values(self, scored: dict[str, Any]) -> float | tuple[float, ...]:
         return self.values(scored[attrs.METRICS], scored[attrs.PARAMS], scored[attrs.FLOPS])
 
     def refine_structure(
-        self, structure: StructureSpec, search: EGILocalSearch
-    ) -> tuple[LocalSearchResult, dict[str, float], int, float]:
+        self, structure: StructureSpec, search: EGILocalSearch, study: optuna.Study | None = None
+    ) -> tuple[LocalSearchResult, Score]:
         """Local search from ``structure`` on the train part, then the refined structure trained and scored as a
-        search candidate is: ``(search result, validation metrics, parameter count, training seconds)``."""
+        search candidate is (re-scored by ``rescore_top`` against ``study``'s values when given):
+        ``(search result, its validation score)``."""
         train, _ = self.videos()
         result = search.run(structure, train, num_classes=self.dataset.num_classes, bg_labels=self.dataset.bg_labels)
-        return (result, *self.score(result.structure))
+        score = self.evaluate(result.structure)
+        return result, score if study is None else self.rescored(study, result.structure, score)
 
-    def refinement_epochs(self, result: LocalSearchResult) -> int:
-        """Training epochs of a :meth:`refine_structure`: the local search's supernet epochs, then the refined
-        structure's training (every repeat)."""
-        return result.epochs + self.trainer.epochs * self.repeats
+    def refinement_epochs(self, result: LocalSearchResult, score: Score) -> int:
+        """Training epochs of a :meth:`refine_structure`: the local search's supernet epochs, then every training
+        of the refined structure (repeats and re-scoring)."""
+        return result.epochs + self.trainer.epochs * len(score.repeats)
 
     def _refine(
         self, trial: optuna.Trial, structure: StructureSpec, seconds: float
@@ -313,10 +358,10 @@ class SegmentationObjective(TrialObjective):
         """In-trial EGI refinement of a trial that survived pruning: the trial's value becomes the refined one's
         (the last item: the refinement's training epochs)."""
         assert self.refine is not None
-        result, metrics, n_params, more = self.refine_structure(structure, self.refine)
+        result, score = self.refine_structure(structure, self.refine, trial.study)
         trial.set_user_attr(attrs.REFINED_STRUCTURE, result.structure.to_dict())
         trial.set_user_attr(attrs.TRAJECTORY, result.trajectory)
         trial.set_user_attr(attrs.METHOD, self.refine.method)
         search_seconds = sum(h["seconds"] for h in result.history)
-        seconds = round(seconds + search_seconds + more, 3)
-        return metrics, n_params, seconds, result.structure, self.refinement_epochs(result)
+        seconds = round(seconds + search_seconds + score.seconds, 3)
+        return score.metrics, score.n_params, seconds, result.structure, self.refinement_epochs(result, score)

@@ -81,7 +81,8 @@ def refine_study(
             continue
         start = _structure_of(trial)
         log(f"trial {trial.number} (value {', '.join(f'{v:.2f}' for v in trial.values)}): {search.method} ...")
-        result, metrics, n_params, seconds = objective.refine_structure(start, search)
+        result, score = objective.refine_structure(start, search, study)
+        metrics, n_params, seconds = score.metrics, score.n_params, score.seconds
         flops = objective.flops(result.structure)
         values = objective.values(metrics, n_params, flops)
         values = [values] if isinstance(values, float) else list(values)
@@ -100,7 +101,8 @@ def refine_study(
                 attrs.PARAMS: n_params,
                 attrs.FLOPS: flops,
                 attrs.TRAIN_SECONDS: seconds,
-                attrs.EPOCHS: objective.refinement_epochs(result),
+                attrs.EPOCHS: objective.refinement_epochs(result, score),
+                **({attrs.RESCORED: score.first, attrs.REPEATS: score.repeats} if score.first else {}),
             },
         )
         study.add_trial(frozen)

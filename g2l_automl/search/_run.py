@@ -91,6 +91,7 @@ def build_objective(config: StudyConfig, device: str = "auto") -> SegmentationOb
         repeats=o["repeats"],
         rotate_val=o["rotate_val"],
         common_seeds=o["common_seeds"],
+        rescore_top=o["rescore_top"],
     )
 
 
