@@ -338,14 +338,14 @@ def main() -> None:
         parser.error("--g2l-options: expected a JSON object")
     variants = {}
     for item in args.variants:
-        label, sep, options = item.partition("=")
-        if not sep or not isinstance(json.loads(options), dict):
+        label, sep, text = item.partition("=")
+        options = json.loads(text) if sep else None
+        if not isinstance(options, dict):
             parser.error(f"--variants: expected LABEL=JSON object, got {item!r}")
-        if ":" not in label:
-            label = f"g2l:{label}"
-        if label.split(":")[0] not in SAMPLERS or not isinstance(json.loads(options).get("objective", {}), dict):
+        label = label if ":" in label else f"g2l:{label}"
+        if label.split(":")[0] not in SAMPLERS or not isinstance(options.get("objective", {}), dict):
             parser.error(f"--variants: expected [SAMPLER:]LABEL=JSON object with a known sampler, got {item!r}")
-        variants[label] = json.loads(options)
+        variants[label] = options
     args.variants = variants
     args.samplers = list(args.samplers) + list(variants)
     if args.repeats is not None and args.repeats < 1:

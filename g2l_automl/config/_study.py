@@ -196,7 +196,7 @@ def load_config(path: str | os.PathLike[str], data_root: str | None = None) -> S
 def _check_values(config: StudyConfig) -> None:
     """Build what the config describes once (trainer, samplers), so bad values fail here, naming the field."""
     from g2l_automl.metrics import METRIC_NAMES
-    from g2l_automl.objective import EXTRA_METRICS, REPORT_METRICS
+    from g2l_automl.objective import EXTRA_METRICS, REPORT_METRICS, check_rescore_top
     from g2l_automl.samplers import SAMPLERS, make_sampler
     from g2l_automl.training import Trainer
 
@@ -234,9 +234,10 @@ def _check_values(config: StudyConfig) -> None:
         raise ConfigError(f"{path}: refine.{exc}") from None
     check_int(config.refine["top"], f"{path}: refine.top", 1, error=ConfigError)
     check_int(o["repeats"], f"{path}: objective.repeats", 1, error=ConfigError)
-    check_int(o["rescore_top"], f"{path}: objective.rescore_top", 0, error=ConfigError)
-    if o["rescore_top"] and (len(metrics) != 1 or metrics[0] in EXTRA_METRICS):
-        raise ConfigError(f"{path}: objective.rescore_top: needs one maximised validation metric, not {o['metric']!r}")
+    try:
+        check_rescore_top(o["rescore_top"], metrics)
+    except G2LError as exc:
+        raise ConfigError(f"{path}: objective.{exc}") from None
     for key in ("refine", "rotate_val", "common_seeds"):
         if not isinstance(o[key], bool):
             raise ConfigError(f"{path}: objective.{key}: must be true or false, got {o[key]!r}")

@@ -8,6 +8,7 @@ from g2l_automl.objective._segmentation import (
     REPORT_METRICS,
     Score,
     SegmentationObjective,
+    check_rescore_top,
 )
 from g2l_automl.objective._trial import Spent, TrialObjective, check_study_directions
 from g2l_automl.objective._videonas import (
@@ -30,6 +31,7 @@ __all__ = [
     "TrialObjective",
     "VideoNASObjective",
     "arch_cost",
+    "check_rescore_top",
     "check_study_directions",
     "train_and_score",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import statistics
 import threading
@@ -47,6 +48,15 @@ class Score:
     n_params: int
     seconds: float
     first: dict[str, float] | None = None
+
+
+def check_rescore_top(rescore_top: int, metrics: Sequence[str]) -> int:
+    """``rescore_top`` checked against the objective's ``metrics``: an integer >= 0, and when set, one maximised
+    validation metric (a cost such as ``params`` is not noisy). Raises :class:`~g2l_automl.errors.G2LError`."""
+    check_int(rescore_top, "rescore_top", 0)
+    if rescore_top and (len(metrics) != 1 or metrics[0] in EXTRA_METRICS):
+        raise G2LError(f"rescore_top: needs one maximised validation metric, not {', '.join(metrics)}")
+    return rescore_top
 
 
 def _mean(dicts: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -171,9 +181,7 @@ class SegmentationObjective(TrialObjective):
             if not isinstance(flag, bool):
                 raise G2LError(f"{name}: must be true or false, got {flag!r}")
         self.repeats, self.rotate_val, self.common_seeds, self.val_fold = repeats, rotate_val, common_seeds, val_fold
-        self.rescore_top = check_int(rescore_top, "rescore_top", 0)
-        if rescore_top and (len(self.metrics) != 1 or self.metrics[0] in self.costs):
-            raise G2LError(f"rescore_top: needs one maximised validation metric, not {', '.join(self.metrics)}")
+        self.rescore_top = check_rescore_top(rescore_top, self.metrics)
         self._parts: dict[int, tuple[list[Video], list[Video]]] = {}  # validation fold -> (train, validation)
         self._loaded: dict[str, Video] | None = None
         self._lock = threading.Lock()
@@ -303,12 +311,9 @@ class SegmentationObjective(TrialObjective):
         offset = 0 if self.common_seeds else trial.number
         result = self.rescored(trial.study, structure, self.evaluate(structure, on_epoch, offset), offset)
         metrics, n_params, seconds = result.metrics, result.n_params, result.seconds
-        if result.first is not None:
-            trial.set_user_attr(attrs.RESCORED, result.first)
-            spent.epochs += self.trainer.epochs * self.repeats
-        if len(result.repeats) > 1:
-            trial.set_user_attr(attrs.REPEATS, result.repeats)
-            trial.set_user_attr(attrs.METRICS_STD, result.std)
+        spent.epochs = self._training_epochs(result)
+        for key, value in self.score_attrs(result).items():
+            trial.set_user_attr(key, value)
         if self.refine is not None:
             trial.set_user_attr(attrs.UNREFINED_METRICS, metrics)
             metrics, n_params, seconds, structure, more = self._refine(trial, structure, seconds)
@@ -324,14 +329,26 @@ class SegmentationObjective(TrialObjective):
         if not self.rescore_top:
             return score
         values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-        done = sorted((v for v in values if v is not None and math.isfinite(v)), reverse=True)
-        value = float(score.metrics[self.metrics[0]])
-        if len(done) >= self.rescore_top and value <= done[self.rescore_top - 1]:
+        leaders = heapq.nlargest(self.rescore_top, (v for v in values if v is not None and math.isfinite(v)))
+        if len(leaders) == self.rescore_top and float(score.metrics[self.metrics[0]]) <= leaders[-1]:
             return score
         more = self.evaluate(structure, seed_offset=seed_offset + self.repeats, first=self.repeats)
         runs = score.repeats + more.repeats
         seconds = round(score.seconds + more.seconds, 3)
         return Score(_mean(runs), _std(runs), runs, score.n_params, seconds, first=score.metrics)
+
+    @staticmethod
+    def score_attrs(score: Score) -> dict[str, Any]:
+        """The user attrs of a score's trainings: ``rescored`` (the metrics before re-scoring) when re-scored,
+        each training's metrics (``repeats``) and their spread (``metrics_std``) when there are several."""
+        out: dict[str, Any] = {} if score.first is None else {attrs.RESCORED: score.first}
+        if len(score.repeats) > 1:
+            out.update({attrs.REPEATS: score.repeats, attrs.METRICS_STD: score.std})
+        return out
+
+    def _training_epochs(self, score: Score) -> int:
+        """Epochs of the trainings behind ``score`` (every repeat and re-scoring)."""
+        return self.trainer.epochs * len(score.repeats)
 
     def scored_values(self, scored: dict[str, Any]) -> float | tuple[float, ...]:
         return self.values(scored[attrs.METRICS], scored[attrs.PARAMS], scored[attrs.FLOPS])
@@ -350,7 +367,7 @@ class SegmentationObjective(TrialObjective):
     def refinement_epochs(self, result: LocalSearchResult, score: Score) -> int:
         """Training epochs of a :meth:`refine_structure`: the local search's supernet epochs, then every training
         of the refined structure (repeats and re-scoring)."""
-        return result.epochs + self.trainer.epochs * len(score.repeats)
+        return result.epochs + self._training_epochs(score)
 
     def _refine(
         self, trial: optuna.Trial, structure: StructureSpec, seconds: float

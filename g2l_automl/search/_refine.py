@@ -102,7 +102,7 @@ def refine_study(
                 attrs.FLOPS: flops,
                 attrs.TRAIN_SECONDS: seconds,
                 attrs.EPOCHS: objective.refinement_epochs(result, score),
-                **({attrs.RESCORED: score.first, attrs.REPEATS: score.repeats} if score.first else {}),
+                **objective.score_attrs(score),
             },
         )
         study.add_trial(frozen)
